@@ -1,0 +1,1 @@
+"""crossnoise.bio — see README.md; built under its own issue."""

@@ -1,0 +1,1 @@
+"""The crossnoise command line (application layer)."""

@@ -1,0 +1,1 @@
+"""crossnoise.ml — see README.md; built under its own issue."""

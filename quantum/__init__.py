@@ -1,0 +1,1 @@
+"""crossnoise.quantum — see README.md; built under its own issue."""
