@@ -127,7 +127,7 @@ class NoiseScaleTracker:
                 t.add_(g64)
                 sq += float((g64 * g64).sum())
             small_sq += sq
-            loss_sum += float(loss)
+            loss_sum += float(loss.detach())
         big_sq = 0.0
         for p, t in zip(params, total):
             t.div_(k)
