@@ -132,7 +132,8 @@ def _validate_grads(grads: Any, batch_size: Any) -> tuple[np.ndarray, int | None
 
 
 def noise_scale_from_grads(grads: Any, *, batch_size: int | None = None, label: str = "",
-                           backward_examples: int | None = None, wall_s: float = 0.0) -> NoiseScaleEstimate:
+                           backward_examples: int | None = None, wall_s: float = 0.0,
+                           population: bool = False) -> NoiseScaleEstimate:
     """B_simple = tr Σ / |G|² from per-example gradient rows (n ≥ 3), with standard errors.
 
     .. math::
@@ -142,7 +143,11 @@ def noise_scale_from_grads(grads: Any, *, batch_size: int | None = None, label: 
         \\hat B_{simple} = \\widehat{\\operatorname{tr}\\Sigma}/\\widehat{|G|^2}
 
     ``batch_size`` (default: the number of rows) is the ``n_samples`` of the record, the batch
-    whose gradient SNR the record describes.  An undetectable signal (:math:`\\widehat{|G|^2} \\le 0`)
+    whose gradient SNR the record describes.
+
+    With ``population=True`` the rows ARE the population (a finite training set that batches
+    are drawn from with replacement): then G = ḡ and Σ is the covariance with ddof=0 exactly,
+    :math:`B_{simple} = \\operatorname{tr}\\Sigma_{data}/|\\bar g|^2`, and no standard error applies.  An undetectable signal (:math:`\\widehat{|G|^2} \\le 0`)
     gives B_simple = inf and a warning.
 
     Examples
@@ -155,6 +160,13 @@ def noise_scale_from_grads(grads: Any, *, batch_size: int | None = None, label: 
     """
     g, b = _validate_grads(grads, batch_size)
     n, d = g.shape
+    if population:
+        mean = g.mean(axis=0)
+        trace = float(((g - mean) ** 2).sum() / n)
+        record = SignalNoise(signal=mean, per_sample_variance=trace, n_samples=n if b is None else b,
+                             sample_unit="example", signal_unit="loss/param", label=label)
+        return NoiseScaleEstimate(record, "per-example (population)", n, d,
+                                  n if backward_examples is None else backward_examples, wall_s)
     est = mean_norm_and_trace(g)
     if est.mean_norm_sq <= 0:
         warn_degenerate(

@@ -131,7 +131,7 @@ def train_sgd(
             status = "nan_loss"
             break
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if progress is not None:
             progress(step + 1, n_steps)
     done = len(losses)
