@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crossnoise.validation import InputError
+from crossnoise.validation import InputError, check_positive_float
 
 __all__ = [
     "DEFAULT_DB",
@@ -224,6 +224,8 @@ class ResultsStore:
     write : bool
         Check at once that the database can be written (not locked by another process), so a
         sweep fails before it computes anything.
+    busy_timeout_s : float
+        How long to wait for another process's lock before giving up with a :class:`StoreError`.
 
     Examples
     --------
@@ -233,8 +235,10 @@ class ResultsStore:
     0
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True, write: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True, write: bool = True,
+                 busy_timeout_s: float = _BUSY_TIMEOUT_MS / 1000) -> None:
         self.path = resolve_db_path(path)
+        self._busy_ms = int(1000 * check_positive_float(busy_timeout_s, "busy_timeout_s"))
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"`db` must be a file; {str(self.path)!r} is a folder.")
         if not self.path.exists():
@@ -244,7 +248,7 @@ class ResultsStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.exists() and self.path.stat().st_size > 0
         try:
-            self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self._conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"`db`: cannot open {str(self.path)!r} ({exc}).") from None
         try:
@@ -255,7 +259,7 @@ class ResultsStore:
 
     def _open(self, existed: bool, write: bool) -> None:
         try:
-            self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from None
@@ -288,7 +292,7 @@ class ResultsStore:
         msg = str(exc)
         if "locked" in msg or "busy" in msg:
             return StoreError(f"`db`: {str(self.path)!r} is locked by another process (waited "
-                              f"{_BUSY_TIMEOUT_MS / 1000:g} s); nothing was written.")
+                              f"{self._busy_ms / 1000:g} s); nothing was written.")
         if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
             return StoreError(f"`db`: {str(self.path)!r} is not a valid SQLite database (corrupt or another kind of "
                               f"file: {msg}); nothing was overwritten.")
@@ -407,7 +411,7 @@ def export_runs(records: Sequence[RunRecord], path: str | os.PathLike, fmt: str)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
-        out.write_text(json.dumps({"runs": [r.to_dict() for r in records]}, indent=1, allow_nan=False) + "\n")
+        out.write_text(json.dumps({"runs": [_jsonable(r.to_dict()) for r in records]}, indent=1, allow_nan=False) + "\n")
         return out
     rows = [flatten_run(r) for r in records]
     columns: list[str] = []

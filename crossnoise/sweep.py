@@ -49,6 +49,7 @@ from crossnoise.validation import InputError, check_nonnegative_int, check_posit
 __all__ = ["Cell", "SweepSpec", "SweepResult", "load_sweep", "parse_sweep", "run_sweep", "run_cell"]
 
 CONNECT_TIMEOUT_S = 5.0
+WORKER_WAIT_S = 30.0
 _SECTIONS = {"sweep": ("name", "experiment", "seeds", "retries", "description"), "grid": None, "fixed": None}
 
 
@@ -138,6 +139,23 @@ def _where(name: str, text: str, table: str | None, key: str | None) -> str:
     return f"sweep file {name}, line {line}, {what}" if line else f"sweep file {name}, {what}"
 
 
+def _malformed(text: str, name: str, msg: str) -> str:
+    """A TOML syntax error with its line and the key (and table) being defined there."""
+    lines = text.splitlines()
+    m = re.search(r"at line (\d+)", msg)
+    line = int(m.group(1)) if m else len(lines)
+    table, key = None, None
+    for raw in lines[:line][::-1]:
+        stripped = raw.strip()
+        if key is None and (km := re.match(r'^"?([A-Za-z0-9_.-]+)"?\s*=', stripped)):
+            key = km.group(1)
+        if (tm := re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)):
+            table = tm.group(1)
+            break
+    what = (f", [{table}]" if table else "") + (f" {key}" if key else "")
+    return f"sweep file {name}, line {line}{what}: malformed TOML: {msg}."
+
+
 def load_sweep(path: str | os.PathLike) -> SweepSpec:
     """Read and check a TOML sweep file (see the module docstring for the format)."""
     p = Path(path)
@@ -155,7 +173,7 @@ def parse_sweep(text: str, *, name: str = "<sweep>", path: str | None = None) ->
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"sweep file {name}: malformed TOML: {exc}.") from None
+        raise InputError(_malformed(text, name, str(exc))) from None
     for table in doc:
         if table not in _SECTIONS:
             line = _key_line(text, table, None) or _key_line(text, None, table)
@@ -324,17 +342,23 @@ def run_sweep(
     todo = [c for c in cells if c.id not in done]
     total = len(cells)
     version = code_version(exp.version)
-    if progress is not None:
-        progress(len(done), total)
     computed, failures, interrupted, n_workers, where = 0, [], False, 0, "none"
     if todo:
         exp.function()  # fail here, not in every cell, if the experiment's domain is missing
         client, cluster = _connect(scheduler, w, connect_timeout)
         where = scheduler or "LocalCluster"
+        if progress is not None:
+            progress(len(done), total)
         futures = []
         try:
             from distributed import as_completed
 
+            if cluster is None:
+                try:
+                    client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+                except TimeoutError:
+                    raise InputError(f"`scheduler` {scheduler!r} has no workers (waited {WORKER_WAIT_S:g} s); "
+                                     f"start some with `dask worker {scheduler}`.") from None
             n_workers = len(client.scheduler_info().get("workers", {}))
             by_key = {}
             for cell in todo:
@@ -368,6 +392,10 @@ def run_sweep(
             client.close(timeout=5)
             if cluster is not None:
                 cluster.close(timeout=5)
+    if progress is not None and not todo:
+        progress(total, total)
+    # Count from the store, not the loop: a Ctrl-C between a commit and `computed += 1` is still stored.
+    computed = len(store.done_ids(c.id for c in cells)) - len(done)
     remaining = total - len(done) - computed - len(failures)
     return SweepResult(spec.name, exp.name, total, len(done), computed, len(failures), remaining, interrupted,
                        time.perf_counter() - t0, n_workers, where, str(store.path), tuple(failures))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from typing import Any
@@ -64,8 +65,14 @@ def run(file: str, scheduler: str | None, workers: int | None, retries: int | No
         return
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with ResultsStore(db, create=True, write=True) as store, \
-                progress_reporter(f"sweep {spec.name}", len(cells)) as progress:
+        with ResultsStore(db, create=True, write=True) as store, contextlib.ExitStack() as stack:
+            bar: list[Any] = []
+
+            def progress(done: int, total: int) -> None:  # the bar appears once the cluster is up
+                if not bar:
+                    bar.append(stack.enter_context(progress_reporter(f"sweep {spec.name}", total)))
+                bar[0](done, total)
+
             result = run_sweep(spec, store=store, scheduler=scheduler, workers=workers, retries=retries,
                                progress=progress)
     finally:
