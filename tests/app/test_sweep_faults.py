@@ -182,7 +182,7 @@ def test_unreachable_scheduler_fails_fast_exit_2(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("edit, needles", [
-    (("mean = [0.05, 0.1, 0.2, 0.4]", "mean = [0.05, 0.1"), ["malformed TOML", "line 13"]),
+    (("mean = [0.05, 0.1, 0.2, 0.4]", "mean = [0.05, 0.1"), ["malformed TOML", "line 12", "[grid] mean"]),
     (('experiment = "core.snr-synthetic"', 'experiment = "quantum.nope"'), ["line 3", "experiment",
                                                                            "core.snr-synthetic"]),
     (("n = 50000", "shots = 100"), ["line 8", "[fixed] shots", "valid parameters", "dim (int"]),
