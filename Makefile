@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test test-slow bench layers install clean
+.PHONY: demo test test-slow bench layers install clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,21 @@ demo: $(VENV)/.installed
 layers: $(VENV)/.installed-test
 	$(BIN)/python tools/lint_layers.py
 
-test: $(VENV)/.installed-test layers
+# Debian's headless chromium for the report-rendering test: installed when missing and we are root
+# (CI runs `make test` as root on a fresh Debian machine); elsewhere the test skips and says why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium (apt-get) for the report-rendering test"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null; } || \
+	  echo "chromium could not be installed; the rendering test will skip"; \
+	fi
+
+test: $(VENV)/.installed-test layers chromium
 	$(BIN)/python -m pytest -m "not slow" -n $(PYTEST_WORKERS) -q
 
-test-slow: $(VENV)/.installed-test
+test-slow: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest -m slow -q
 
 bench: $(VENV)/.installed-bench
