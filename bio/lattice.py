@@ -49,9 +49,11 @@ from crossnoise.validation import (
 )
 
 __all__ = ["Lattice", "LatticeRun", "lattice_mean", "ssa_direct", "ssa_particles", "tau_leap", "FanoResult",
-           "fano_test", "METHODS"]
+           "fano_test", "METHODS", "MIN_MEAN"]
 
 METHODS = ("ssa", "particle", "tau")
+MIN_MEAN = 1.0
+"""Sites with fewer molecules than this on average are left out of the Fano summaries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +314,11 @@ class FanoResult:
     """Per-site stationary statistics across embryos and their comparison with theory.
 
     ``fano`` = variance/mean (ddof = 1) per site, ``fano_se`` = √(2/M) (Poisson: to leading order
-    :math:`\\operatorname{Var}(s^2/\\bar x) = 2/M` whatever the mean), ``mean_rel_error`` =
-    max over sites of |x̄ − m|/m, ``mean_z`` the largest |x̄ − m|/√(m/M).
+    :math:`\\operatorname{Var}(s^2/\\bar x) = 2/M` whatever the mean).  Summaries use the sites
+    that hold at least :data:`MIN_MEAN` molecules on average (``used``; below that a site is mostly
+    empty and its Fano factor is a ratio of few counts): ``mean_rel_error`` =
+    :math:`\\sum|\\bar x_i - m_i| / \\sum m_i` over them, ``mean_z`` the largest
+    :math:`|\\bar x_i - m_i|/\\sqrt{m_i/M}` over all sites.
     """
 
     method: str
@@ -323,18 +328,22 @@ class FanoResult:
     expected_mean: np.ndarray
     fano: np.ndarray
     fano_se: float
+    used: np.ndarray
     mean_rel_error: float
     mean_z: float
     cost: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fano_z(self) -> np.ndarray:
-        return (self.fano - 1.0) / self.fano_se
+        """(F − 1)/SE on the ``used`` sites."""
+        return (self.fano[self.used] - 1.0) / self.fano_se
 
     def to_dict(self) -> dict[str, Any]:
+        f = self.fano[self.used]
         return {"method": self.method, "embryos": self.n_embryos, "sites": int(self.mean.size),
-                "fano_mean": float(self.fano.mean()), "fano_min": float(self.fano.min()),
-                "fano_max": float(self.fano.max()), "fano_se": self.fano_se,
+                "sites_used": int(self.used.sum()),
+                "fano_mean": float(f.mean()), "fano_min": float(f.min()),
+                "fano_max": float(f.max()), "fano_se": self.fano_se,
                 "fano_max_abs_z": float(np.max(np.abs(self.fano_z))),
                 "mean_rel_error": self.mean_rel_error, "mean_max_abs_z": self.mean_z,
                 "per_site": {"mean": self.mean.tolist(), "expected_mean": self.expected_mean.tolist(),
@@ -369,5 +378,10 @@ def fano_test(lat: Lattice, *, n_embryos: int, method: str = "ssa", t_end: float
     m = lattice_mean(lat)
     with np.errstate(divide="ignore", invalid="ignore"):
         fano = np.where(mean > 0, var / mean, np.nan)
-    return FanoResult(method, M, mean, var, m, fano, math.sqrt(2.0 / M), float(np.max(np.abs(mean - m) / m)),
+    used = m >= MIN_MEAN
+    if not used.any():
+        raise InputError(f"no site holds {MIN_MEAN} molecule(s) on average (largest mean {m.max():.3g}); "
+                         "raise `production` or lower `degradation`.")
+    rel = float(np.abs(mean - m)[used].sum() / m[used].sum())
+    return FanoResult(method, M, mean, var, m, fano, math.sqrt(2.0 / M), used, rel,
                       float(np.max(np.abs(mean - m) / np.sqrt(m / M))), run.cost)

@@ -259,6 +259,39 @@ def _embryo_sd_prediction(p: Preset, theta: float, scale: float) -> float:
     return math.sqrt(dA**2 * s2a + dL**2 * s2l)
 
 
+def _boundary_sd_prediction(p: Preset, model: Any, x: np.ndarray, theta: float, scale: float, n_t: int) -> float:
+    """SD of the sorted-fate boundary :math:`x_b = \\Delta x\\sum_i f_i` (continuum model, independent cells).
+
+    Given the embryo (amplitude A, decay length λ_e) the fates are independent Bernoullis with
+    :math:`p_i = P(r_i > \\theta)`, so by the law of total variance
+
+    .. math:: \\operatorname{Var}x_b = E_e\\big[\\Delta x^2\\textstyle\\sum_i p_i(1-p_i)\\big]
+              + \\operatorname{Var}_e\\big[\\Delta x\\textstyle\\sum_i p_i\\big],
+
+    the outer moments taken by quadrature over the lognormal embryo parameters on a fine uniform
+    grid in the standard-normal variables (it resolves the Δx-staircase that a noiseless readout
+    gives, which adds ≈ Δx²/12).
+    """
+    dx = p.cell_diameter
+    s_a, s_l = math.sqrt(math.log1p(p.cv_amplitude**2)), math.sqrt(math.log1p(p.cv_lambda**2))
+    z = np.linspace(-7.0, 7.0, 601 if s_a > 0 and s_l > 0 else 1401)
+    w = np.exp(-0.5 * z * z)
+    w /= w.sum()
+    za, wa = (z, w) if s_a > 0 else (np.zeros(1), np.ones(1))
+    zl, wl = (z, w) if s_l > 0 else (np.zeros(1), np.ones(1))
+    m1 = m2 = v_in = 0.0
+    for zj, wj in zip(zl, wl):
+        lam_e = p.lambda_um * math.exp(s_l * zj - 0.5 * s_l * s_l)
+        shape = (np.exp(-x / lam_e) + np.exp(-(2 * p.L - x) / lam_e)) / (1.0 + math.exp(-2 * p.L / lam_e))
+        amp = np.exp(s_a * za - 0.5 * s_a * s_a)[:, None]
+        pi = model.sf(theta, scale * p.c0 * amp * shape[None, :], n_t)  # (n_a, cells)
+        xb = dx * pi.sum(axis=1)
+        m1 += wj * float(wa @ xb)
+        m2 += wj * float(wa @ xb**2)
+        v_in += wj * float(wa @ (dx**2 * (pi * (1 - pi)).sum(axis=1)))
+    return math.sqrt(max(v_in + m2 - m1 * m1, 0.0))
+
+
 def pattern(preset: Preset, *, n_embryos: int = 10_000, noise: Any = None, threshold: float | None = None,
             production_scale: float = 1.0, n_time: int = 1, neighbours: int = 0, rng: RNGLike = None,
             progress: ProgressCallback | None = None) -> PatternResult:
@@ -349,8 +382,7 @@ def pattern(preset: Preset, *, n_embryos: int = 10_000, noise: Any = None, thres
             local = math.sqrt(float(model.variance(c_b, n_t)) / (2 * m + 1)) / slope
             pred = math.sqrt(local**2 + emb**2)
         if hasattr(model, "sf") and m == 0:
-            pi = model.sf(theta, mean_profile(p, x, production_scale=scale), n_t)
-            b_pred = math.sqrt(emb**2 + dx**2 * float(np.sum(pi * (1 - pi))))
+            b_pred = _boundary_sd_prediction(p, model, x, theta, scale, n_t)
     # --- the SignalNoise record at the boundary: signal |dr/dx|·Δx, V = n·Var(r), n readouts
     s = float(np.interp(x_b, prof_err.x, prof_err.slope))
     var_r = float(np.interp(x_b, prof_err.x, prof_err.sigma_r**2))
