@@ -72,7 +72,7 @@ def run_scaling(
     ----------
     batch_sizes : sizes B; base_lr η0 at base_batch B0: η = η0·B/B0 (linear) or η0·√(B/B0) (sqrt).
     examples : examples per training run (default 16384; quick 4096).
-    repeats : batch gradients K per B for the covariance (default 48; quick 16).
+    repeats : batch gradients K per B for the covariance (default 32; quick 16).
     seeds : independent training runs per (rule, B) (default 3; quick 2).
 
     Examples
@@ -80,7 +80,7 @@ def run_scaling(
     >>> res = run_scaling(quick=True, rng=0, batch_sizes=(16, 64))  # doctest: +SKIP
     """
     examples = examples or (4096 if quick else 16384)
-    repeats = repeats or (16 if quick else 48)
+    repeats = repeats or (16 if quick else 32)
     seeds = seeds or (2 if quick else 3)
     bs, eta0, b0, ex, k, n_seeds = _validate(batch_sizes, base_lr, base_batch, examples, repeats, seeds)
     gen_np = as_generator(rng)
