@@ -19,7 +19,7 @@ import pytest
 
 EXE = str(Path(sys.executable).with_name("crossnoise"))
 
-# 16 cells of ≈ 0.3–0.5 s each (20 readings of 50,000 × 16 Gaussian draws): long enough to be
+# 16 cells of ≈ 0.1–0.2 s each (10 readings of 30,000 × 16 Gaussian draws): long enough to be
 # killed in the middle, short enough for the fast tier.
 SWEEP = """\
 [sweep]
@@ -29,8 +29,8 @@ seeds = [0, 1, 2, 3]
 
 [fixed]
 dim = 16
-n = 50000
-repeats = 20
+n = 30000
+repeats = 10
 
 [grid]
 mean = [0.05, 0.1, 0.2, 0.4]
@@ -239,7 +239,7 @@ def test_external_scheduler_runs_the_sweep(tmp_path):
                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         f = tmp_path / "s.toml"
-        f.write_text(SWEEP.replace("seeds = [0, 1, 2, 3]", "seeds = [7]").replace("repeats = 20", "repeats = 2"))
+        f.write_text(SWEEP.replace("seeds = [0, 1, 2, 3]", "seeds = [7]").replace("repeats = 10", "repeats = 2"))
         r = subprocess.run([EXE, "sweep", "run", str(f), "--scheduler", f"127.0.0.1:{port}", "--json"], cwd=tmp_path,
                            env=_env(tmp_path / "r.sqlite"), capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
