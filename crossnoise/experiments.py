@@ -251,3 +251,153 @@ register(Experiment(
     version="1",
     description="Gaussian per-sample vectors measured with SignalNoise, next to the exact noise scale σ²/μ².",
 ))
+
+
+# --------------------------------------------------------------------------- domain experiments
+# Adapters from a sweep cell (config, rng) to each domain's public functions.  The domains are
+# imported inside the functions, so a domain that has not landed makes only its experiments
+# unavailable (``Experiment.available``).
+def _record_metrics(rec: Any) -> dict[str, Any]:
+    """The scalar fields of a SignalNoise summary (vectors dropped)."""
+    return {k: v for k, v in rec.to_dict().items() if isinstance(v, (int, float, str)) or v is None}
+
+
+def bio_pattern(config: Mapping[str, Any], *, rng: Any) -> dict[str, Any]:
+    """Positional error of a morphogen boundary: :func:`crossnoise.bio.patterning.pattern`.
+
+    The readout is averaged over ``n_time`` readouts and ``neighbours`` cells on each side; the
+    record's localization error is σx in cell diameters (σx = σc/|dc/dx|, Gregor et al. 2007).
+    """
+    from crossnoise.bio.patterning import pattern
+    from crossnoise.bio.presets import get_preset
+
+    preset = get_preset(config["preset"])
+    res = pattern(preset, n_embryos=config["n_embryos"], noise=config["noise"] or None, n_time=config["n_time"],
+                  neighbours=config["neighbours"], production_scale=config["production_scale"], rng=rng)
+    out = {k: v for k, v in res.to_dict().items() if not isinstance(v, (list, dict))}
+    out |= _record_metrics(res.record)
+    out |= {f"cost_{k}": v for k, v in res.cost.items() if isinstance(v, (int, float))}
+    return out
+
+
+def ml_noise_scale(config: Mapping[str, Any], *, rng: Any) -> dict[str, Any]:
+    """B_simple = tr Σ/|G|² of a task's model, optionally after ``steps`` of SGD.
+
+    The model is initialised and trained from independent children of ``rng``; G and Σ are those
+    of the whole data set (per-example gradients, :func:`crossnoise.ml.noise_scale.gradient_noise_scale`).
+    """
+    from crossnoise.ml.experiment import single_thread
+    from crossnoise.ml.noise_scale import gradient_noise_scale
+    from crossnoise.ml.tasks import make_task
+    from crossnoise.ml.training import train_sgd
+    from crossnoise.rng import spawn
+
+    g_init, g_train = spawn(rng, 2)
+    with single_thread():
+        task = make_task(config["task"], rng=g_init)
+        lr = config["lr"] or task.lr
+        final_loss = None
+        if config["steps"]:
+            tr = train_sgd(task.model, task.loss_fn, task.inputs, task.targets, batch_size=config["batch_size"],
+                           lr=lr, steps=config["steps"], rng=g_train)
+            final_loss = getattr(tr, "losses", [None])[-1] if getattr(tr, "losses", None) else None
+        est = gradient_noise_scale(task.model, task.loss_fn, task.inputs, task.targets,
+                                   batch_size=config["batch_size"], label=f"{config['task']} B_simple")
+    out = _record_metrics(est.record)
+    out |= {"b_simple": est.b_simple, "b_simple_se": est.b_simple_se, "n_params": est.n_params,
+            "n_examples": est.n_examples, "backward_examples": est.backward_examples, "lr": lr,
+            "final_batch_loss": final_loss}
+    return out
+
+
+def quantum_gradient_snr(config: Mapping[str, Any], *, rng: Any) -> dict[str, Any]:
+    """Gradient SNR per shot of a VQE energy: ``repeats`` gradient estimates at B shots each.
+
+    With the exact gradient g (statevector) and the measured covariance of the estimates
+    (trace tr S, ddof=1), the variance of ONE shot's worth is :math:`V = B\\,\\operatorname{tr}S`
+    (the estimate's variance falls as 1/B), so the record reads the signal g with n = B shots:
+    SNR = |g|²/tr S and noise scale = V/|g|² shots (the budget for a gradient SNR of 1).
+    """
+    import numpy as np
+
+    from crossnoise.quantum.gradients import exact_gradient, plan_for_budget, run_plan
+    from crossnoise.quantum.objective import energy_objective
+    from crossnoise.rng import as_generator
+    from crossnoise.snr import SignalNoise
+    from crossnoise.stats import mean_norm_and_trace
+
+    gen = as_generator(rng)
+    obj = energy_objective(config["molecule"], layers=config["layers"])
+    d = obj.n_params
+    theta = np.zeros(d) if config["point"] == "hf" else gen.uniform(-np.pi, np.pi, size=d)
+    g = exact_gradient(obj, theta)
+    budget, repeats = config["budget"], config["repeats"]
+    kwargs = {"c": config["spsa_c"]} if config["method"] == "spsa" else {}
+    ests, shots, circuits = [], 0, 0
+    for _ in range(repeats):
+        plan = plan_for_budget(config["method"], obj.ansatz, theta, budget, rng=gen, **kwargs)
+        est = run_plan(obj, plan, rng=gen)
+        ests.append(est.gradient)
+        shots += est.shots
+        circuits += est.circuits
+    samples = np.asarray(ests)
+    mt = mean_norm_and_trace(samples)
+    b_used = shots / repeats
+    tr_se = float(np.sqrt(mt.covariance[1, 1]))
+    rec = SignalNoise(g, b_used * mt.trace, b_used, "shot", "Ha/rad", per_sample_variance_se=b_used * tr_se,
+                      label=f"{config['molecule']} {config['method']} gradient")
+    bias = samples.mean(axis=0) - g
+    out = _record_metrics(rec)
+    out |= {"n_params": d, "exact_gradient_norm": float(np.linalg.norm(g)),
+            "bias_norm": float(np.linalg.norm(bias)), "shots_per_gradient": b_used,
+            "shots": shots, "circuits": circuits}
+    return out
+
+
+register(Experiment(
+    name="bio.pattern",
+    target="crossnoise.experiments:bio_pattern",
+    requires="crossnoise.bio.patterning",
+    params=(
+        Param("preset", "str", "ra-hindbrain", "morphogen system (crossnoise bio presets)"),
+        Param("n_embryos", "int", 20_000, "embryos simulated", minimum=3, maximum=10_000_000),
+        Param("noise", "str", "", "readout noise spec (poisson, cv:0.1, berg-purcell:60, none); empty: the preset's"),
+        Param("n_time", "int", 1, "readouts averaged in time", minimum=1, maximum=10_000),
+        Param("neighbours", "int", 0, "neighbouring cells averaged on each side", minimum=0, maximum=100),
+        Param("production_scale", "float", 1.0, "multiplies the morphogen source", minimum=1e-6),
+    ),
+    version="1",
+    description="Positional error (cell diameters) of a morphogen threshold boundary, single-shot or averaged.",
+))
+
+register(Experiment(
+    name="ml.noise-scale",
+    target="crossnoise.experiments:ml_noise_scale",
+    requires="crossnoise.ml.noise_scale",
+    params=(
+        Param("task", "str", "digits-mlp", "model and data",
+              choices=("digits-mlp", "digits-cnn", "cancer-logreg", "cancer-mlp")),
+        Param("batch_size", "int", 32, "batch size B the record describes (and SGD uses)", minimum=1, maximum=100_000),
+        Param("steps", "int", 0, "SGD steps before measuring", minimum=0, maximum=1_000_000),
+        Param("lr", "float", 0.0, "SGD learning rate (0: the task's default)", minimum=0.0),
+    ),
+    version="1",
+    description="Gradient noise scale B_simple = tr Σ/|G|² of a model, at init or after SGD steps.",
+))
+
+register(Experiment(
+    name="quantum.gradient-snr",
+    target="crossnoise.experiments:quantum_gradient_snr",
+    requires="crossnoise.quantum.gradients",
+    params=(
+        Param("molecule", "str", "H2", "built-in molecule (H2, LiH, …)"),
+        Param("layers", "int", 1, "hardware-efficient ansatz layers", minimum=1, maximum=20),
+        Param("method", "str", "parameter-shift", "gradient estimator", choices=("parameter-shift", "spsa")),
+        Param("budget", "int", 1000, "shots per gradient estimate", minimum=2, maximum=100_000_000),
+        Param("repeats", "int", 50, "gradient estimates (for their covariance)", minimum=3, maximum=100_000),
+        Param("point", "str", "random", "θ: a random point or the Hartree–Fock point", choices=("random", "hf")),
+        Param("spsa_c", "float", 0.2, "SPSA perturbation size c", minimum=1e-6),
+    ),
+    version="1",
+    description="Gradient SNR per shot of a VQE energy (parameter shift or SPSA) at a fixed shot budget.",
+))

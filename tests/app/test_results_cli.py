@@ -121,3 +121,23 @@ def test_shipped_sweep_examples_parse():
 
         if get_experiment(spec.experiment).available()[0]:
             assert spec.cells()
+
+
+@pytest.mark.parametrize("name, config", [
+    ("bio.pattern", {"n_embryos": 500}),
+    ("ml.noise-scale", {"task": "cancer-logreg", "steps": 5}),
+    ("quantum.gradient-snr", {"method": "spsa", "repeats": 5, "budget": 200}),
+])
+def test_domain_experiments_run_one_cell(name, config):
+    """Each domain adapter runs one small real cell and returns a SignalNoise reading (if its domain landed)."""
+    from crossnoise.experiments import get_experiment
+    from crossnoise.sweep import run_cell
+
+    exp = get_experiment(name)
+    ok, why = exp.available()
+    if not ok:
+        pytest.skip(why)
+    m = run_cell(name, exp.resolve_config(config), 3)["metrics"]
+    assert m["per_sample_variance"] > 0 and m["n_samples"] > 0 and m["sample_unit"]
+    assert m["snr"] == pytest.approx(m["n_samples"] / m["noise_scale"], rel=1e-9)  # SNR = n / noise scale
+    assert run_cell(name, exp.resolve_config(config), 3)["metrics"]["snr"] == m["snr"]  # same seed, same numbers
