@@ -209,7 +209,8 @@ def solve_sdd(D: float, k: float, j0: float, L: float, *, n_cells: int, t_eval: 
         def jac(_t: float, c: np.ndarray) -> sp.csc_matrix:
             return (A - sp.diags(2.0 * a * c)).tocsc() if a else A
 
-        res = solve_ivp(rhs, (0.0, float(t_eval[-1])), c0, method="BDF", t_eval=t_eval, jac=jac,
+        # linear model: the constant sparse Jacobian itself (BDF then never re-evaluates it)
+        res = solve_ivp(rhs, (0.0, float(t_eval[-1])), c0, method="BDF", t_eval=t_eval, jac=jac if a else A,
                         rtol=rtol, atol=atol_)
         if not res.success:
             raise RuntimeError(f"solve_ivp failed: {res.message}")
