@@ -69,6 +69,8 @@ def noise_scale_cmd(task: str, batch_size: int, steps: int, lr: float | None, ex
         raise InputError(f"`--batch-size` must be an integer >= 2 (a variance needs 2 examples); got {batch_size}.")
     if steps < 0:
         raise InputError(f"`--steps` must be a non-negative integer; got {steps}.")
+    if examples is not None and examples < 3:
+        raise InputError(f"`--examples` must be an integer >= 3 (a variance and its standard error); got {examples}.")
     import numpy as np
     import torch
 
