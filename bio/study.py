@@ -36,6 +36,7 @@ __all__ = ["report_study", "plot_profiles"]
 
 _TIME_LEVELS = (1, 2, 4, 8, 16)
 _COMBINED = (8, 1)  # n_time, neighbours on each side
+_CRABP2A_CV = 0.6  # assumption: knock-down raises the cell-to-cell CV (Sosnik et al. 2016, qualitative)
 
 
 def plot_profiles(results: list[tuple[str, PatternResult]], path: Path, *, x_boundary: float,
@@ -97,15 +98,25 @@ def report_study(*, quick: bool = False, rng: RNGLike = None, out_dir: Path,
     configs += [("neighbours ±1 (n=3)", 1, 1), ("neighbours ±2 (n=5)", 1, 2),
                 (f"time n={_COMBINED[0]} × neighbours ±{_COMBINED[1]} (n={_COMBINED[0] * (2 * _COMBINED[1] + 1)})",
                  *_COMBINED)]
-    streams = g.spawn(len(configs))
+    # perturbations after Sosnik et al. 2016, single-shot: more noise, or a moved mean
+    cyp26 = get_preset("ra-hindbrain", k=preset.k / 2, threshold=preset.theta)
+    perturbed = [(f"Crabp2a knock-down (CV {_CRABP2A_CV:g}, assumed), single-shot", preset, f"cv:{_CRABP2A_CV:g}"),
+                 ("Cyp26a1 halved (k/2), single-shot", cyp26, None)]
+    total = len(configs) + len(perturbed)
+    streams = g.spawn(total)
     results: list[tuple[str, PatternResult]] = []
     for i, ((label, n_t, m), stream) in enumerate(zip(configs, streams)):
         results.append((label, pattern(preset, n_embryos=embryos, n_time=n_t, neighbours=m, rng=stream)))
         if progress is not None:
-            progress(i + 1, len(configs))
+            progress(i + 1, total)
+    extra: list[tuple[str, PatternResult]] = []
+    for j, (label, pre, noise) in enumerate(perturbed):
+        extra.append((label, pattern(pre, n_embryos=embryos, noise=noise, rng=streams[len(configs) + j])))
+        if progress is not None:
+            progress(len(configs) + j + 1, total)
     single = results[0][1]
     records: list[SignalNoise] = []
-    for label, res in results:
+    for label, res in results + extra:
         rec = res.record
         records.append(SignalNoise(rec.signal, rec.per_sample_variance, rec.n_samples, "cell readout",
                                    rec.signal_unit, rec.signal_norm_sq_estimate, rec.signal_norm_sq_se,
@@ -118,6 +129,7 @@ def report_study(*, quick: bool = False, rng: RNGLike = None, out_dir: Path,
     figure = plot_profiles([results[0], (results[3][0], results[3][1]), results[-1]], out / "bio_positional_error.png",
                            x_boundary=single.x_boundary, cell_diameter=dx,
                            title=f"RA → Hoxb4 ({preset.name} preset, {embryos:,} embryos per readout)")
+    crabp, cyp = extra[0][1], extra[1][1]
     needed = (single.sigma_x_measured / dx) ** 2  # readouts for σx = 1 cell if σx ∝ 1/√n
     minutes = needed * preset.readout_interval_s / 60.0
     reading = (
@@ -134,7 +146,12 @@ def report_study(*, quick: bool = False, rng: RNGLike = None, out_dir: Path,
         f"if readouts decorrelate over one 2.7-min RA fluctuation period — which is consistent with Sosnik et al.'s "
         f"observation that rhombomere boundaries are sharper than a single-shot readout of such noise allows, so that "
         f"time averaging and noise buffering (Crabp2a) must sharpen them. Neighbour averaging only helps if the "
-        f"cell-to-cell noise is independent between neighbours, which is itself an assumption. All RA kinetics and "
+        f"cell-to-cell noise is independent between neighbours, which is itself an assumption. "
+        f"Perturbations as in Sosnik et al.: raising the noise (Crabp2a knock-down, CV {_CRABP2A_CV:g} assumed) leaves the "
+        f"mean RA profile's crossing at {crabp.x_boundary:.1f} µm (wild type {single.x_boundary:.1f} µm) but widens σx to "
+        f"{crabp.sigma_x_cells:.2f} cells; halving Cyp26 degradation keeps the CV and moves the crossing to "
+        f"{cyp.x_boundary:.1f} µm (λ {preset.lambda_um:.0f} → {cyp26.lambda_um:.0f} µm), σx {cyp.sigma_x_cells:.2f} cells "
+        f"because the gradient is shallower. All RA kinetics and "
         f"the threshold are assumptions (none are published); the 1/√n law is exact here by construction of "
         f"independent readouts, so the numbers say how much averaging is needed, not that cells do it."
     )
@@ -144,9 +161,10 @@ def report_study(*, quick: bool = False, rng: RNGLike = None, out_dir: Path,
         localization_unit="cell diameters",
         figure=figure,
         reading=reading,
-        cost={"embryos": embryos * len(configs), "readouts": int(sum(r.cost["readouts"] for _, r in results)),
+        cost={"embryos": embryos * total, "readouts": int(sum(r.cost["readouts"] for _, r in results + extra)),
               "wall_s": time.perf_counter() - start},
         config={"preset": preset.to_dict(), "embryos_per_reading": embryos, "quick": quick,
-                "readings": [{"label": lab, "n_time": nt, "neighbours": m} for lab, nt, m in configs],
+                "readings": [{"label": lab, "n_time": nt, "neighbours": m} for lab, nt, m in configs]
+                + [{"label": lab, "preset": pre.to_dict(), "noise": nz or pre.noise} for lab, pre, nz in perturbed],
                 "seed_entropy": seed_entropy, "sigma_x_exponent": float(slope)},
     )

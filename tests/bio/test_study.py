@@ -20,6 +20,18 @@ def test_study_contract_and_figure(study):
     assert labels[0] == "RA/Hoxb4 single-shot" and len(set(labels)) == len(labels)
     assert all(r.sample_unit == "cell readout" for r in study.records)
     assert "Sosnik" in study.reading and study.cost["embryos"] > 0
+    assert any("Crabp2a" in lab for lab in labels) and any("Cyp26a1" in lab for lab in labels)
+
+
+def test_perturbations_move_noise_or_mean_as_sosnik_report(study):
+    """Crabp2a knock-down (CV 0.45 → 0.6): σx up by ~0.6/0.45, far beyond 4 SE; Cyp26a1 halved: a
+    shallower gradient (λ·√2) with the same CV, so σx in cells grows too."""
+    rec = {r.label: r for r in study.records}
+    single = rec["RA/Hoxb4 single-shot"]
+    crabp = next(r for lab, r in rec.items() if "Crabp2a" in lab)
+    cyp = next(r for lab, r in rec.items() if "Cyp26a1" in lab)
+    assert crabp.localization_error > single.localization_error + 4 * crabp.localization_error_se
+    assert cyp.localization_error > single.localization_error
 
 
 def test_single_shot_localization_error_is_lambda_cv_over_dx(study):
@@ -31,7 +43,9 @@ def test_single_shot_localization_error_is_lambda_cv_over_dx(study):
 
 
 def test_time_averaged_records_follow_one_over_sqrt_n(study):
-    by_n = {r.n_samples: r for r in study.records if "time-averaged" in r.label or r.label.endswith("single-shot")}
+    by_n = {r.n_samples: r for r in study.records
+            if r.label.startswith("RA/Hoxb4 time-averaged") or r.label == "RA/Hoxb4 single-shot"}
+    assert sorted(by_n) == [1, 2, 4, 8, 16]
     base, base_se = by_n[1].localization_error, by_n[1].localization_error_se
     for n in (2, 4, 8, 16):
         rec = by_n[n]
