@@ -68,10 +68,20 @@ def command(quick: bool, domains: tuple[str, ...], jobs: int, no_store: bool, db
     payload = rep.to_json()
 
     def render(p: dict[str, Any]) -> None:
-        from crossnoise.report import table_rows, _cells, HEADERS
+        from crossnoise.report import _num, table_rows
 
-        rows = [dict(zip(HEADERS, _cells(r), strict=True)) for r in table_rows(rep.outcomes)]
-        print_table(f"cross-domain SNR (seed {seed}{', quick' if quick else ''})", rows, HEADERS)
+        rows = []
+        for r in table_rows(rep.outcomes):
+            if r["status"] != "ok":
+                rows.append({"domain": r["domain"], "quantity": f"{r['status']}: {r['quantity']}"})
+                continue
+            rows.append({"domain": r["domain"], "quantity": r["quantity"],
+                         "n": f"{_num(r['n_samples'])} {r['sample_unit']}", "SNR": _num(r["snr"], r["snr_se"]),
+                         "noise scale": f"{_num(r['noise_scale'], r['noise_scale_se'])} {r['sample_unit']}",
+                         "localization error": f"{_num(r['localization_error'], r['localization_error_se'])} "
+                                               f"{r['localization_unit']}"})
+        print_table(f"cross-domain SNR (seed {seed}{', quick' if quick else ''})", rows,
+                    ["domain", "quantity", "n", "SNR", "noise scale", "localization error"])
         click.echo(f"report: {p['report_path']}  ({p['markdown_path']})")
 
     emit(payload, as_json, render)
