@@ -107,6 +107,9 @@ class Experiment:
         One line for ``crossnoise sweep experiments``.
     requires : str or None
         A module that must be importable for the experiment to be available (its domain).
+    check : str or None
+        ``"module:function"`` of ``check(config)`` that raises InputError for values the schema
+        cannot express (a preset or molecule name); run before any cell, when the domain exists.
     """
 
     name: str
@@ -115,6 +118,7 @@ class Experiment:
     version: str = "1"
     description: str = ""
     requires: str | None = None
+    check: str | None = None
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -138,6 +142,13 @@ class Experiment:
                              f"{', '.join(p.describe() for p in self.params)}.")
         return {name: (p.check(config[name], f"{where}.{name}") if name in config else p.default)
                 for name, p in params.items()}
+
+    def check_config(self, config: Mapping[str, Any]) -> None:
+        """Run the experiment's own check of a resolved config (no-op if it has none or is unavailable)."""
+        if self.check is None or not self.available()[0]:
+            return
+        module, attr = self.check.split(":")
+        getattr(import_module(module), attr)(config)
 
     def function(self) -> Callable[..., dict[str, Any]]:
         ok, why = self.available()
@@ -280,6 +291,23 @@ def bio_pattern(config: Mapping[str, Any], *, rng: Any) -> dict[str, Any]:
     return out
 
 
+def check_bio(config: Mapping[str, Any]) -> None:
+    """The preset name and the noise spec must be ones bio knows."""
+    from crossnoise.bio.noise import parse_noise
+    from crossnoise.bio.presets import get_preset
+
+    p = get_preset(config["preset"])
+    if config["noise"]:
+        parse_noise(config["noise"], cell_volume=p.cell_volume, D=p.D, sensor_size=p.sensor_size)
+
+
+def check_quantum(config: Mapping[str, Any]) -> None:
+    """The molecule must be a built-in one."""
+    from crossnoise.quantum.molecules import molecule
+
+    molecule(config["molecule"])
+
+
 def ml_noise_scale(config: Mapping[str, Any], *, rng: Any) -> dict[str, Any]:
     """B_simple = tr Σ/|G|² of a task's model, optionally after ``steps`` of SGD.
 
@@ -358,6 +386,7 @@ register(Experiment(
     name="bio.pattern",
     target="crossnoise.experiments:bio_pattern",
     requires="crossnoise.bio.patterning",
+    check="crossnoise.experiments:check_bio",
     params=(
         Param("preset", "str", "ra-hindbrain", "morphogen system (crossnoise bio presets)"),
         Param("n_embryos", "int", 20_000, "embryos simulated", minimum=3, maximum=10_000_000),
@@ -389,6 +418,7 @@ register(Experiment(
     name="quantum.gradient-snr",
     target="crossnoise.experiments:quantum_gradient_snr",
     requires="crossnoise.quantum.gradients",
+    check="crossnoise.experiments:check_quantum",
     params=(
         Param("molecule", "str", "H2", "built-in molecule (H2, LiH, …)"),
         Param("layers", "int", 1, "hardware-efficient ansatz layers", minimum=1, maximum=20),

@@ -221,6 +221,8 @@ def parse_sweep(text: str, *, name: str = "<sweep>", path: str | None = None) ->
             values = value if table == "grid" else [value]
             try:
                 checked = tuple(param.check(v, f"{table}.{key}") for v in values)
+                for v in checked:  # the experiment's own check (names of presets, molecules, …)
+                    exp.check_config(exp.resolve_config({key: v}))
             except InputError as exc:
                 raise InputError(f"{where}: {exc}") from None
             if table == "grid":

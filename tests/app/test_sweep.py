@@ -134,3 +134,21 @@ def test_failed_cells_are_stored_as_failed_and_rerun(tmp_path):
         assert "50,000,000" in res.failures[0][1]
         bad = store.runs(status="failed")
         assert len(bad) == 1 and "50,000,000" in bad[0].error and math.isclose(bad[0].wall_s, 0.0)
+
+
+@pytest.mark.parametrize("text, needles", [
+    ('[sweep]\nexperiment = "bio.pattern"\nseeds = 1\n[grid]\npreset = ["bicoid", "frog"]\n',
+     ["line 5", "[grid] preset", "bicoid", "frog"]),
+    ('[sweep]\nexperiment = "bio.pattern"\nseeds = 1\n[fixed]\nnoise = "loud"\n', ["line 5", "[fixed] noise", "poisson"]),
+    ('[sweep]\nexperiment = "quantum.gradient-snr"\nseeds = 1\n[grid]\nmolecule = ["H2", "XeF"]\n',
+     ["line 5", "[grid] molecule", "LiH", "XeF"]),
+    ('[sweep]\nexperiment = "ml.noise-scale"\nseeds = 1\n[grid]\ntask = ["digits-mlp", "imagenet"]\n',
+     ["line 5", "[grid] task", "digits-cnn", "imagenet"]),
+])
+def test_domain_names_are_checked_before_anything_runs(text, needles):
+    exp = get_experiment(text.split('"')[1])
+    if not exp.available()[0]:
+        pytest.skip(exp.available()[1])
+    with pytest.raises(InputError) as info:
+        parse_sweep(text, name="x.toml")
+    assert all(n in str(info.value) for n in needles), str(info.value)
