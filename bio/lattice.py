@@ -225,26 +225,33 @@ def ssa_particles(lat: Lattice, t_end: float, *, n_embryos: int = 1, record_time
     first_at_or_after = _record_index(rec)
     k_lo = first_at_or_after(t)
     t_cap = np.nextafter(t_end, np.inf)
-    while emb.size:
-        rate = k + h * (site > 0) + h * (site < N - 1)
-        t_next = t + g.exponential(size=emb.size) / rate
+    h_left = np.full(N, h)
+    h_left[0] = 0.0
+    h_right = np.full(N, h)
+    h_right[-1] = 0.0
+    rate_tab = k + h_left + h_right
+    left_tab = k + h_left  # u·rate below k: death; below k + h_left: hop left; else hop right
+    cid = emb * ((K + 1) * N) + site  # flat (embryo, time 0, site) index, moves with the molecule
+    while cid.size:
+        rate = rate_tab[site]
+        t_next = t + g.exponential(size=cid.size) / rate
         k_hi = first_at_or_after(np.minimum(t_next, t_cap))
         occ = k_hi > k_lo
-        base = emb[occ] * (K + 1)
-        plus.append((base + k_lo[occ]) * N + site[occ])
-        minus.append((base + k_hi[occ]) * N + site[occ])
+        c_occ = cid[occ]
+        plus.append(c_occ + k_lo[occ] * N)
+        minus.append(c_occ + k_hi[occ] * N)
         go = t_next <= t_end
-        emb, t, site, rate, k_lo = emb[go], t_next[go], site[go], rate[go], k_hi[go]
-        u = g.random(emb.size) * rate
+        cid, t, site, rate, k_lo = cid[go], t_next[go], site[go], rate[go], k_hi[go]
+        u = g.random(cid.size) * rate
         alive = u >= k
-        left = alive & (site > 0) & (u < k + h * (site > 0))
-        right = alive & ~left
-        site = site + right - left
-        events += int(emb.size)
-        emb, t, site, k_lo = emb[alive], t[alive], site[alive], k_lo[alive]
+        step = 2 * (u >= left_tab[site]) - 1
+        events += int(cid.size)
+        cid, t, site, k_lo, step = cid[alive], t[alive], site[alive], k_lo[alive], step[alive]
+        site += step
+        cid += step
         sweeps += 1
         if progress is not None:
-            progress(total - emb.size, total)
+            progress(total - cid.size, total)
     size = M * (K + 1) * N
     diff = np.bincount(np.concatenate(plus), minlength=size) if plus else np.zeros(size, dtype=np.int64)
     if minus:
