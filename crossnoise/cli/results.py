@@ -19,13 +19,13 @@ def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Results database (default: $CROSSNOISE_DB or ./crossnoise-results/results.sqlite).")(func)
 
 
-def app_options(seed_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def app_options(seed_help: str, out_help: str = "Folder for files.") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--seed`` (meaning given by ``seed_help``, default none), ``--json`` and ``--out DIR``."""
 
     def deco(func: Callable[..., Any]) -> Callable[..., Any]:
         @click.option("--seed", type=click.IntRange(min=0), default=None, help=seed_help)
         @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
-        @click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for files.")
+        @click.option("--out", type=click.Path(file_okay=False), default=None, help=out_help)
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             return func(*args, **kwargs)
@@ -54,7 +54,7 @@ def _summary(rec: Any) -> dict[str, Any]:
 @click.option("--status", type=click.Choice(["ok", "failed"]), default=None, help="Only runs with this status.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many (newest first).")
 @db_option
-@app_options("Only runs with this seed.")
+@app_options("Only runs with this seed.", "Unused.")
 def list_runs(experiment: str | None, sweep_name: str | None, status: str | None, limit: int, db: str | None,
               seed: int | None, as_json: bool, out: str | None) -> None:
     """List stored runs, newest first."""
@@ -79,7 +79,7 @@ def list_runs(experiment: str | None, sweep_name: str | None, status: str | None
 @group.command(name="show")
 @click.argument("run_id", metavar="ID")
 @db_option
-@app_options("Unused (a run's seed is part of its id).")
+@app_options("Unused (a run's seed is part of its id).", "Unused.")
 def show(run_id: str, db: str | None, seed: int | None, as_json: bool, out: str | None) -> None:
     """Show one run (ID or a unique prefix of at least 4 hex digits)."""
     from crossnoise.store import ResultsStore
@@ -109,7 +109,7 @@ def show(run_id: str, db: str | None, seed: int | None, as_json: bool, out: str 
 @click.option("--sweep", "sweep_name", default=None, help="Only runs of this sweep.")
 @click.option("--status", type=click.Choice(["ok", "failed"]), default=None, help="Only runs with this status.")
 @db_option
-@app_options("Only runs with this seed.")
+@app_options("Only runs with this seed.", "Folder for results.<format> (default: crossnoise-results).")
 def export(fmt: str, experiment: str | None, sweep_name: str | None, status: str | None, db: str | None,
            seed: int | None, as_json: bool, out: str | None) -> None:
     """Export runs to OUT/results.<format> (default folder: crossnoise-results)."""

@@ -32,7 +32,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 @click.option("--retries", type=int, default=None, help="Re-runs of a cell that raised (default: the file's, else 0).")
 @click.option("--dry-run", is_flag=True, help="Only list the cells and which are already stored.")
 @db_option
-@app_options("Run only this seed instead of the file's seeds.")
+@app_options("Run only this seed instead of the file's seeds.", "Also write the sweep's stored cells to OUT/<name>.csv.")
 def run(file: str, scheduler: str | None, workers: int | None, retries: int | None, dry_run: bool, db: str | None,
         seed: int | None, as_json: bool, out: str | None) -> None:
     """Run the cells of sweep FILE that are not stored yet.
@@ -75,9 +75,18 @@ def run(file: str, scheduler: str | None, workers: int | None, retries: int | No
 
             result = run_sweep(spec, store=store, scheduler=scheduler, workers=workers, retries=retries,
                                progress=progress)
+            csv_path = None
+            if out is not None:  # the sweep's stored cells as one CSV table
+                from crossnoise.cli.common import out_dir
+                from crossnoise.store import export_runs
+
+                ids = {c.id for c in cells}
+                runs = sorted((r for r in store.runs(experiment=spec.experiment) if r.id in ids),
+                              key=lambda r: (r.seed, r.id))
+                csv_path = export_runs(runs, out_dir(out) / f"{spec.name}.csv", "csv")
     finally:
         signal.signal(signal.SIGTERM, previous)
-    payload = result.to_dict()
+    payload = result.to_dict() | ({"csv": str(csv_path)} if csv_path else {})
 
     def render(p: dict[str, Any]) -> None:
         print_table(f"sweep {p['name']} ({p['experiment']}) on {p['scheduler']}",
@@ -96,7 +105,7 @@ def run(file: str, scheduler: str | None, workers: int | None, retries: int | No
 
 
 @group.command(name="experiments")
-@app_options("Unused.")
+@app_options("Unused.", "Unused.")
 def experiments(seed: int | None, as_json: bool, out: str | None) -> None:
     """List the experiments a sweep file may name, with their parameters."""
     from crossnoise.experiments import EXPERIMENTS

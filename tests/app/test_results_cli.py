@@ -38,8 +38,10 @@ def populated(tmp_path_factory):
 def test_sweep_run_json_and_table(populated, run_cli):
     d, out = populated
     assert (out["total"], out["computed"], out["skipped"], out["failed"]) == (4, 4, 0, 0)
-    r = run_cli("sweep", "run", d / "tiny.toml", "--db", d / "r.sqlite", cwd=d)  # human table, nothing to do
+    r = run_cli("sweep", "run", d / "tiny.toml", "--db", d / "r.sqlite", "--out", d / "o", cwd=d)  # nothing to do
     assert r.returncode == 0 and "skipped" in r.stdout and "4" in r.stdout
+    rows = list(csv.DictReader(open(d / "o" / "tiny.csv")))  # --out: the sweep's cells as one table
+    assert len(rows) == 4 and {row["sweep"] for row in rows} == {"tiny"}
     dry = json.loads(run_cli("sweep", "run", d / "tiny.toml", "--db", d / "r.sqlite", "--dry-run", "--json").stdout)
     assert dry["total"] == 4 and dry["stored"] == 4 and all(c["stored"] for c in dry["cells"])
     one = json.loads(run_cli("sweep", "run", d / "tiny.toml", "--db", d / "r.sqlite", "--dry-run", "--json",
