@@ -232,6 +232,10 @@ def _validate(preset: Any, n_embryos: Any, noise: Any, threshold: Any, productio
     elif not callable(noise):
         raise InputError(f"`noise` must be a noise spec string or a callable(c, *, rng); got {noise!r}.")
     scale = check_positive_float(production_scale, "production_scale")
+    if preset.cell_diameter > preset.lambda_um / 2:
+        warn_degenerate(f"cells too coarse for the gradient: Δx = {preset.cell_diameter:g} µm > λ/2 = "
+                        f"{preset.lambda_um / 2:.3g} µm; central-difference slopes are biased by "
+                        f"≈ (Δx/λ)²/6.", stacklevel=4)
     n_t = check_positive_int(n_time, "n_time")
     m = check_nonnegative_int(neighbours, "neighbours")
     if threshold is not None:
@@ -364,7 +368,7 @@ def pattern(preset: Preset, *, n_embryos: int = 10_000, noise: Any = None, thres
     x_b = _log_interp_crossing(x, mean_r, theta)
     if not math.isfinite(x_b) or x_b < prof_err.x[0] or x_b > prof_err.x[-1]:
         warn_degenerate(f"the mean readout crosses θ = {theta:.4g} at the edge of the tissue; σx there is an "
-                        "extrapolation.", stacklevel=2)
+                        "extrapolation.", stacklevel=3)
         x_b = float(np.clip(x_b if math.isfinite(x_b) else x[1], prof_err.x[0], prof_err.x[-1]))
     sx, sx_se = prof_err.at(x_b)
     # --- predictions (continuum model with a model that knows its variance)

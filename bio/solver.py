@@ -84,7 +84,7 @@ def make_grid(L: float, n_cells: int, *, decay_length: float | None = None) -> G
     if decay_length is not None and g.h > decay_length / 4:
         warn_degenerate(
             f"grid too coarse for the decay length: h = {g.h:.3g} µm > λ/4 = {decay_length / 4:.3g} µm; "
-            f"use n_cells ≥ {math.ceil(4 * L / decay_length)} for percent-level accuracy.", stacklevel=3)
+            f"use n_cells ≥ {math.ceil(4 * L / decay_length)} for percent-level accuracy.", stacklevel=4)
     return g
 
 
