@@ -238,7 +238,10 @@ class PennyLaneEngine:
                         qml.CZ(wires=[a, b])
                 else:
                     word, wires = words[arg]
-                    qml.PauliRot(angles[..., arg], word, wires=wires)
+                    if len(wires) == 1:
+                        qml.PauliRot(angles[..., arg], word, wires=wires)
+                    else:  # basis change + CNOT ladder + RZ (PauliRot's dense 2^k matrix is slow for long words)
+                        _pauli_rotation_pl(qml, angles[..., arg], word, wires)
             for q, b in enumerate(basis):
                 if b == 2:
                     qml.adjoint(qml.S(wires=q))
@@ -266,6 +269,26 @@ class PennyLaneEngine:
                 for i in range(p):
                     means[r, i, k], var[r, i, k] = _stats_from_outcomes(grouped, k, outcomes[i])
         return means, var
+
+
+def _pauli_rotation_pl(qml: Any, angle: Any, word: str, wires: list[int]) -> None:
+    for w, p in zip(wires, word):
+        if p == "X":
+            qml.Hadamard(wires=w)
+        elif p == "Y":
+            qml.adjoint(qml.S(wires=w))
+            qml.Hadamard(wires=w)
+    for a, b in zip(wires[:-1], wires[1:]):
+        qml.CNOT(wires=[a, b])
+    qml.RZ(angle, wires=wires[-1])
+    for a, b in reversed(list(zip(wires[:-1], wires[1:]))):
+        qml.CNOT(wires=[a, b])
+    for w, p in zip(wires, word):
+        if p == "X":
+            qml.Hadamard(wires=w)
+        elif p == "Y":
+            qml.Hadamard(wires=w)
+            qml.S(wires=w)
 
 
 def get_engine(engine: str | Any = "statevector", *, device: str = "CPU", **kwargs: Any) -> Any:

@@ -197,9 +197,9 @@ def sector_ground_energy(operator: Any, n_electrons: int) -> float:
 
 
 def _cache_path(spec: MoleculeSpec) -> Path:
-    import pennylane as qml
+    from importlib.metadata import version
 
-    key = {"spec": spec.key(), "pennylane": qml.__version__, "v": _CACHE_VERSION}
+    key = {"spec": spec.key(), "pennylane": version("pennylane"), "v": _CACHE_VERSION}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     return cache_dir() / "hamiltonians" / f"{spec.name}-{digest}.json"
 

@@ -136,3 +136,13 @@ def test_pilot_variances_give_a_better_allocation():
     tuned = EO(obj.hamiltonian, obj.ansatz, allocation=alloc)
     # pilot estimates of Var_k from 2000 shots are within a few % → near-optimal allocation
     assert tuned.variance(theta, 10_000)[0] <= obj.variance(theta, 10_000)[0] * 1.02
+
+
+@pytest.mark.parametrize("engine", ["pennylane", "aer-sampler", "aer-probabilities"])
+def test_uccsd_multi_qubit_rotations_sample_the_right_state(engine):
+    """UCCSD compiles to 4-qubit Pauli rotations; each engine builds them its own way."""
+    from crossnoise.quantum.ansatz import uccsd
+
+    h = build_hamiltonian(molecule("H2"))
+    obj = EnergyObjective(h, uccsd(4, 2), engine=ENGINES[engine]())
+    _check_statistics(obj, 2000, 100, seed=8)
