@@ -34,10 +34,10 @@ import torch
 from torch import nn
 
 from crossnoise.snr import SignalNoise
-from crossnoise.stats import mean_norm_and_trace
+from crossnoise.stats import NormTraceEstimate, mean_norm_and_trace
 from crossnoise.validation import InputError, check_finite_array, check_positive_int, warn_degenerate
 
-from .pergrad import LossFn, per_example_grads
+from .pergrad import LossFn, check_per_example_ok, per_example_grads
 
 __all__ = ["NoiseScaleEstimate", "noise_scale_from_grads", "gradient_noise_scale"]
 
@@ -197,12 +197,19 @@ def gradient_noise_scale(
     batch_size: int | None = None,
     chunk_size: int = 256,
     label: str = "",
+    streaming: bool = True,
 ) -> NoiseScaleEstimate:
     """B_simple of ``model`` over the examples ``(inputs, targets)`` from per-example gradients.
 
     G and Σ are those of the examples given (pass the full data set for its exact G and Σ, or a
     random sample of it for an estimate).  ``batch_size`` is the training batch the record
     describes (default: the number of examples).  Deterministic: no randomness is used.
+
+    With ``streaming`` (default) the n × d rows are never stored: a chunked backward gives ḡ and
+    a chunked ``vmap`` pass keeps only |g_i|² and g_i·ḡ per example, from which the closed-form
+    jackknife of :func:`crossnoise.stats.mean_norm_and_trace` follows (memory O(chunk·d + n)).
+    ``streaming=False`` stacks the rows and calls :func:`noise_scale_from_grads` (the reference;
+    both agree to rounding).  Cost: ``backward_examples`` counts both passes.
 
     Raises
     ------
@@ -220,7 +227,82 @@ def gradient_noise_scale(
     True
     """
     t0 = time.perf_counter()
-    grads = per_example_grads(model, loss_fn, inputs, targets, chunk_size=chunk_size)
-    n = grads.shape[0]
-    return noise_scale_from_grads(grads, batch_size=batch_size, label=label, backward_examples=n,
-                                  wall_s=time.perf_counter() - t0)
+    n = _validate_inputs(model, inputs, targets, batch_size, chunk_size)
+    if not streaming:
+        grads = per_example_grads(model, loss_fn, inputs, targets, chunk_size=chunk_size)
+        return noise_scale_from_grads(grads, batch_size=batch_size, label=label, backward_examples=n,
+                                      wall_s=time.perf_counter() - t0)
+    mean, est = _streaming_norm_and_trace(model, loss_fn, inputs, targets, chunk_size)
+    if est.mean_norm_sq <= 0:
+        warn_degenerate(
+            f"the gradient signal is not detectable over {n} examples (|G|² estimate {est.mean_norm_sq:.3g} ≤ 0); "
+            "B_simple is reported as inf."
+        )
+    record = SignalNoise(
+        signal=mean, per_sample_variance=est.trace, n_samples=n if batch_size is None else batch_size,
+        sample_unit="example", signal_unit="loss/param", signal_norm_sq_estimate=est.mean_norm_sq,
+        signal_norm_sq_se=est.mean_norm_sq_se, per_sample_variance_se=est.trace_se,
+        covariance=float(est.covariance[0, 1]), label=label,
+    )
+    return NoiseScaleEstimate(record, "per-example", n, int(mean.size), 2 * n, time.perf_counter() - t0)
+
+
+def _validate_inputs(model: nn.Module, inputs: Any, targets: Any, batch_size: Any, chunk_size: Any) -> int:
+    check_per_example_ok(model)
+    check_positive_int(chunk_size, "chunk_size")
+    if batch_size is not None:
+        check_positive_int(batch_size, "batch_size")
+    if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise InputError(
+            f"`inputs` and `targets` must be torch tensors; got {type(inputs).__name__} and {type(targets).__name__}."
+        )
+    n = int(inputs.shape[0])
+    if targets.shape[0] != n:
+        raise InputError(f"`inputs` and `targets` must have the same number of rows; got {n} and {targets.shape[0]}.")
+    if n < 3:
+        raise InputError(
+            f"`inputs` needs at least 3 examples for a variance and its standard error; got {n}."
+        )
+    return n
+
+
+def _streaming_norm_and_trace(model: nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor,
+                              chunk_size: int) -> tuple[np.ndarray, NormTraceEstimate]:
+    """The statistics of :func:`crossnoise.stats.mean_norm_and_trace` without storing the n × d rows.
+
+    Pass 1 (plain backward, chunked): the mean gradient v = ḡ.  Pass 2 (vmap, chunked): per
+    example only |g_i|² and g_i·v are kept, so memory is O(chunk·d + n).  With
+    :math:`c_i = g_i - \\bar g`: :math:`|c_i|^2 = |g_i|^2 - 2g_i\\cdot\\bar g + |\\bar g|^2` and
+    :math:`c_i\\cdot\\bar g = g_i\\cdot\\bar g - |\\bar g|^2`, which is all the closed-form jackknife
+    needs.  (v and the mean of the float32 rows agree to float32 rounding.)
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    n = int(inputs.shape[0])
+    v = torch.zeros(sum(p.numel() for p in params), dtype=torch.float64)
+    for start in range(0, n, chunk_size):
+        xb, yb = inputs[start : start + chunk_size], targets[start : start + chunk_size]
+        gs = torch.autograd.grad(loss_fn(model(xb), yb), params)
+        v += torch.cat([g.reshape(-1) for g in gs]).to(torch.float64) * (xb.shape[0] / n)
+    sq = torch.empty(n, dtype=torch.float64)
+    dot = torch.empty(n, dtype=torch.float64)
+    for start in range(0, n, chunk_size):
+        # rows in the model's dtype: the two reductions below are the only per-row work
+        rows = per_example_grads(model, loss_fn, inputs[start : start + chunk_size],
+                                 targets[start : start + chunk_size], chunk_size=chunk_size, dtype=None)
+        sq[start : start + rows.shape[0]] = (rows * rows).sum(1).to(torch.float64)
+        dot[start : start + rows.shape[0]] = (rows @ v.to(rows.dtype)).to(torch.float64)
+    mean = v.numpy()
+    msq = float(mean @ mean)
+    csq = (sq - 2 * dot + msq).numpy()
+    cdot = (dot - msq).numpy()
+    m = n - 1
+    total = float(csq.sum())
+    trace = total / m
+    norm_sq = msq - trace / n
+    loo_mean_sq = msq - 2.0 * cdot / m + csq / m**2
+    loo_trace = (total - csq * n / m) / (m - 1)
+    loo_norm = loo_mean_sq - loo_trace / m
+    theta = np.stack([loo_norm, loo_trace])
+    dev = theta - theta.mean(axis=1, keepdims=True)
+    cov = (n - 1) / n * (dev @ dev.T)
+    return mean, NormTraceEstimate(mean, float(norm_sq), float(trace), cov, n)

@@ -135,12 +135,19 @@ def per_example_grads_fn(
     check_positive_int(chunk_size, "chunk_size")
     n = int(batch[0].shape[0])
     g = vmap(grad(loss_of_example), in_dims=(None, *([0] * len(batch))))
-    rows = []
+    out: torch.Tensor | None = None
     for start in range(0, n, chunk_size):
         part = g(params, *(b[start : start + chunk_size] for b in batch))
-        flat = flatten(part, batch_dims=1)
-        rows.append(flat.to(dtype) if dtype is not None else flat)
-    return torch.cat(rows, dim=0)
+        rows = [t.reshape(t.shape[0], -1) for t in part.values()]
+        if out is None:
+            d = sum(r.shape[1] for r in rows)
+            out = torch.empty((n, d), dtype=dtype if dtype is not None else rows[0].dtype)
+        col = 0
+        for r in rows:  # write each block straight into the preallocated (n, d) result
+            out[start : start + r.shape[0], col : col + r.shape[1]] = r
+            col += r.shape[1]
+    assert out is not None
+    return out
 
 
 def _example_loss(model: nn.Module, loss_fn: LossFn) -> Callable[..., torch.Tensor]:

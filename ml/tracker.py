@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from crossnoise.snr import SignalNoise
-from crossnoise.stats import RatioEMA, two_size_estimate
+from crossnoise.stats import RatioEMA
 from crossnoise.validation import InputError, check_positive_int, check_probability
 
 from .noise_scale import NoiseScaleEstimate
@@ -60,6 +60,9 @@ class NoiseScaleTracker:
         Micro-batches per training batch, k ≥ 2 (b = B/k).
     beta : float
         EMA factor in [0, 1) for both numerator and denominator.
+    every : int
+        Measure on every ``every``-th call of :meth:`backward` (1 = every step); the other steps
+        are one plain backward over the whole batch, so the overhead is amortised.
 
     Attributes
     ----------
@@ -72,7 +75,7 @@ class NoiseScaleTracker:
         ``"ok"``, or ``"nan_loss"`` once a non-finite loss was seen (nothing recorded for it).
     """
 
-    def __init__(self, model: nn.Module, *, n_micro: int = 2, beta: float = 0.95) -> None:
+    def __init__(self, model: nn.Module, *, n_micro: int = 2, beta: float = 0.95, every: int = 1) -> None:
         if not isinstance(model, nn.Module):
             raise InputError(f"`model` must be a torch.nn.Module; got {type(model).__name__}.")
         self.model = model
@@ -82,14 +85,21 @@ class NoiseScaleTracker:
         self.history: list[dict[str, float]] = []
         self.status = "ok"
         self.steps = 0
+        self.calls = 0
+        self.every = check_positive_int(every, "every")
         self.backward_examples = 0
 
     # ------------------------------------------------------------------ hooks
     def observe(self, norm_sq_small: float, norm_sq_big: float, b_small: int, b_big: int, *,
                 loss: float = math.nan) -> None:
         """Record one step's squared gradient norms at sizes b < B (e.g. per-device and all-reduced)."""
-        est = two_size_estimate(float(norm_sq_small), float(norm_sq_big), b_small, b_big)
-        s, g2 = est.trace_sigma.value, est.grad_norm_sq.value
+        small, big = float(norm_sq_small), float(norm_sq_big)
+        if not (b_big > b_small >= 1 and math.isfinite(small) and math.isfinite(big)):
+            raise InputError(f"`observe` needs finite norms and 1 <= b_small < b_big; got b = {b_small}, B = {b_big}.")
+        # The single-pair case of crossnoise.stats.two_size_estimate (the same linear map, inlined:
+        # it runs every training step; tests check the two agree).
+        g2 = (b_big * big - b_small * small) / (b_big - b_small)
+        s = (small - big) / (1.0 / b_small - 1.0 / b_big)
         self.ema = self.ema.update(s, g2)
         self.steps += 1
         self.history.append({
@@ -107,12 +117,21 @@ class NoiseScaleTracker:
         ``.grad`` untouched.
         """
         n = int(inputs.shape[0])
+        self.calls += 1
+        if (self.calls - 1) % self.every != 0:
+            loss = batch_loss(inputs, targets)
+            if not torch.isfinite(loss):
+                self.status = "nan_loss"
+                return loss.detach()
+            loss.backward()
+            self.backward_examples += n
+            return loss.detach()
         k = self.n_micro
         if n % k != 0 or n // k < 1:
             raise InputError(f"the batch size must be a multiple of `n_micro` = {k}; got {n}.")
         b = n // k
         params = [p for p in self.model.parameters() if p.requires_grad]
-        total = [torch.zeros_like(p, dtype=torch.float64) for p in params]
+        total: list[torch.Tensor] | None = None
         small_sq = 0.0
         loss_sum = 0.0
         for j in range(k):
@@ -120,19 +139,18 @@ class NoiseScaleTracker:
             if not torch.isfinite(loss):
                 self.status = "nan_loss"
                 return loss.detach()
-            gs = torch.autograd.grad(loss, params)
-            sq = 0.0
-            for t, g in zip(total, gs):
-                g64 = g.to(torch.float64)
-                t.add_(g64)
-                sq += float((g64 * g64).sum())
-            small_sq += sq
+            gs = list(torch.autograd.grad(loss, params))
+            # one fused norm per parameter; squares summed in float64
+            small_sq += float(torch.stack(torch._foreach_norm(gs)).double().pow(2).sum())
+            if total is None:
+                total = gs  # fresh tensors from autograd.grad: safe to accumulate into
+            else:
+                torch._foreach_add_(total, gs)
             loss_sum += float(loss.detach())
-        big_sq = 0.0
-        for p, t in zip(params, total):
-            t.div_(k)
-            big_sq += float((t * t).sum())
-            g = t.to(p.dtype)
+        assert total is not None
+        torch._foreach_div_(total, float(k))
+        big_sq = float(torch.stack(torch._foreach_norm(total)).double().pow(2).sum())
+        for p, g in zip(params, total):
             p.grad = g if p.grad is None else p.grad + g
         self.backward_examples += n
         mean_loss = loss_sum / k

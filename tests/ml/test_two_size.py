@@ -107,3 +107,15 @@ def test_training_nan_stops_with_status_and_keeps_measurements():
                     measure_at=[0, 1], measure=lambda m, s: s)
     assert res.status == "nan_loss" and res.steps_done < 200
     assert res.measurements[0] == (0, 0)
+
+
+def test_tracker_observe_equals_core_two_size_estimate():
+    from crossnoise.stats import two_size_estimate
+
+    tracker = NoiseScaleTracker(nn.Linear(2, 1), n_micro=2)
+    tracker.observe(3.7, 1.2, 16, 128)
+    core = two_size_estimate(3.7, 1.2, 16, 128)
+    assert tracker.history[-1]["trace_sigma"] == pytest.approx(core.trace_sigma.value, rel=1e-14)
+    assert tracker.history[-1]["grad_norm_sq"] == pytest.approx(core.grad_norm_sq.value, rel=1e-14)
+    with pytest.raises(InputError, match="b_small < b_big"):
+        tracker.observe(1.0, 1.0, 8, 8)
