@@ -81,7 +81,7 @@ def report_study(*, quick: bool = False, rng: RNGLike = None, out_dir: Path,
                  progress: ProgressCallback | None = None) -> DomainStudy:
     """Positional error of the RA/Hoxb4 boundary, single-shot and averaged.
 
-    Default: 2×10⁵ embryos per reading (≈ 30 s on one core); ``quick``: 2×10⁴ (a few seconds).
+    Default: 2×10⁵ embryos per reading (≈ 15 s on one core); ``quick``: 2×10⁴ (≈ 2 s).
     Returns a :class:`~crossnoise.study.DomainStudy` with one record per reading (labels
     ``"RA/Hoxb4 single-shot"``, ``"… time-averaged n=…"``, ``"… neighbours …"``), the σx(x) PNG
     and a plain-language reading.

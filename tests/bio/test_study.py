@@ -60,3 +60,14 @@ def test_same_seed_same_numbers(tmp_path):
     assert [r.localization_error for r in a.records] == [r.localization_error for r in b.records]
     with pytest.raises(InputError, match="`quick`"):
         report_study(quick="yes", out_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_default_study_is_tighter_than_quick(tmp_path):
+    """Ten times the embryos: the single-shot record's SE shrinks by ≈ √10 (≥ 2× asserted) and
+    λ·CV/Δx = 2.81 cells stays within 4 SE + 0.5% (the slope's central-difference bias)."""
+    quick = report_study(quick=True, rng=8, out_dir=tmp_path)
+    full = report_study(quick=False, rng=8, out_dir=tmp_path)
+    q, f = quick.records[0], full.records[0]
+    assert f.localization_error_se < q.localization_error_se / 2
+    assert abs(f.localization_error - 50 * 0.45 / 8) < 4 * f.localization_error_se + 0.005 * 2.81
