@@ -208,6 +208,14 @@ def ssa_particles(lat: Lattice, t_end: float, *, n_embryos: int = 1, record_time
     :math:`\\mathrm{Exp}(k + h_{l,i} + h_{r,i})` (:math:`h_{l,0} = h_{r,N-1} = 0`) and dies or hops in
     proportion to the rates.  Occupancy of every record time is accumulated with difference
     arrays along time.
+
+    Examples
+    --------
+    >>> run = ssa_particles(Lattice(5, 10.0, 0.5, 1.0), 30.0, n_embryos=400, rng=0)
+    >>> run.states.shape
+    (400, 1, 5)
+    >>> bool(18 < run.states[:, -1].sum(axis=1).mean() < 22)   # Poisson total, mean p/k = 20
+    True
     """
     lat, t_end, M, rec = _validate(lat, t_end, n_embryos, record_times)
     g = as_generator(rng)
@@ -364,6 +372,12 @@ def fano_test(lat: Lattice, *, n_embryos: int, method: str = "ssa", t_end: float
     has decayed by e⁻¹⁵) and compare the per-site statistics with the product-of-Poissons law.
 
     .. math:: F_i = s_i^2/\\bar x_i \\to 1,\\qquad \\bar x_i \\to m_i
+
+    Examples
+    --------
+    >>> res = fano_test(Lattice(6, 20.0, 0.5, 1.0), n_embryos=1000, method="particle", rng=1)
+    >>> bool(abs(res.fano.mean() - 1) < 0.1)
+    True
     """
     if not isinstance(lat, Lattice):
         raise InputError(f"`lattice` must be a crossnoise.bio.lattice.Lattice; got {type(lat).__name__}.")

@@ -312,6 +312,7 @@ class ConvergenceResult:
     errors: tuple[float, ...]
     orders: tuple[float, ...]
     case: str
+    cost: dict[str, Any] = field(default_factory=dict)
 
     @property
     def order(self) -> float:
@@ -336,6 +337,7 @@ def convergence_order(case: str = "steady", *, D: float = 0.1, k: float = 2.52e-
 
     lam = math.sqrt(D / k)
     errors = []
+    start = time.perf_counter()
     for n in ns:
         if case == "steady":
             L = lam / lam_per_L
@@ -364,4 +366,4 @@ def convergence_order(case: str = "steady", *, D: float = 0.1, k: float = 2.52e-
             errors.append(float(np.max(np.abs(c[near] - exact)) / exact[0]))
     orders = tuple(math.log(e1 / e2) / math.log(n2 / n1) for (n1, e1), (n2, e2)
                    in zip(zip(ns, errors), zip(ns[1:], errors[1:])))
-    return ConvergenceResult(ns, tuple(errors), orders, case)
+    return ConvergenceResult(ns, tuple(errors), orders, case, {"wall_s": time.perf_counter() - start})
