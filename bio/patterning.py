@@ -63,7 +63,7 @@ from crossnoise.validation import (
 )
 
 __all__ = ["PositionalErrorProfile", "PatternResult", "pattern", "positional_error_profile",
-           "positional_information_bits", "CHUNK"]
+           "joint_positional_error", "positional_information_bits", "CHUNK"]
 
 CHUNK = 5000
 """Embryos per chunk; each chunk draws from its own spawned stream (results depend on it)."""
@@ -125,6 +125,30 @@ def positional_error_profile(x: Any, r: Any) -> PositionalErrorProfile:
         se = sig * np.sqrt(np.maximum(var_log, 0.0))
     return PositionalErrorProfile(xs[1:-1], sig, se, np.sqrt(ub), mean[1:-1], vb, np.sqrt(su2 / N),
                                   np.sqrt(sv2 / N), suv / N, N)
+
+
+def joint_positional_error(x: Any, readouts: Any) -> np.ndarray:
+    """σx(x) when several genes (or readouts) are decoded together (Tkačik et al. 2015).
+
+    .. math:: \\sigma_x^{-2}(x) = \\chi^T C^{-1} \\chi
+
+    with :math:`\\chi` the vector of the genes' mean slopes (central differences of the ensemble
+    means) and :math:`C` their covariance across embryos at x (ddof = 1).  ``readouts`` is
+    (genes, embryos, cells); returns σx at the interior cells ``x[1:-1]``.  One gene gives
+    :func:`positional_error_profile`'s σx; independent genes add in inverse variance.
+    """
+    xs = np.asarray(x, dtype=float)
+    r = np.asarray(readouts, dtype=float)
+    if r.ndim != 3 or r.shape[2] != xs.size or r.shape[1] < r.shape[0] + 2 or xs.size < 3:
+        raise InputError(f"`readouts` must be (genes, embryos > genes + 1, cells = {xs.size} ≥ 3); "
+                         f"got shape {r.shape}.")
+    mean = r.mean(axis=1)  # (G, N)
+    chi = (mean[:, 2:] - mean[:, :-2]) / (xs[2:] - xs[:-2])  # (G, N-2)
+    dev = r[:, :, 1:-1] - mean[:, None, 1:-1]  # (G, E, N-2)
+    cov = np.einsum("gen,hen->ngh", dev, dev) / (r.shape[1] - 1)  # (N-2, G, G)
+    info = np.einsum("ng,ngh,nh->n", chi.T, np.linalg.inv(cov), chi.T)
+    with np.errstate(divide="ignore"):
+        return 1.0 / np.sqrt(info)
 
 
 def positional_information_bits(L: float, sigma_x: float) -> float:

@@ -136,3 +136,19 @@ def test_confidence_intervals_cover_the_exact_values():
 def test_cells_coarser_than_half_lambda_warn():
     with pytest.warns(RuntimeWarning, match="too coarse"):
         pattern(get_preset("bicoid", cell_diameter=60.0), n_embryos=200, rng=0)
+
+
+def test_joint_decoding_of_independent_genes_adds_in_inverse_variance():
+    """Two genes with independent 10% noise on the same exponential: σx_joint = σx/√2; one gene
+    reproduces positional_error_profile.  SE of each σx ≈ σx/√(2E) ≈ 0.7% at E = 10⁴: 4% bound."""
+    from crossnoise.bio.patterning import joint_positional_error
+
+    rng = np.random.default_rng(4)
+    x = np.arange(30) * 10.0 + 5.0
+    c = 30 * np.exp(-x / 100.0)
+    genes = c * (1 + 0.1 * rng.standard_normal((2, 10_000, 30)))
+    one = joint_positional_error(x, genes[:1])
+    assert np.allclose(one, positional_error_profile(x, genes[0]).sigma_x, rtol=1e-10)
+    both = joint_positional_error(x, genes)
+    assert np.allclose(both, one / np.sqrt(2), rtol=0.04)
+    assert np.allclose(np.median(one), 10.0 / (np.sinh(0.1) / 0.1), rtol=0.03)  # λ·CV over the slope bias sinh(h/λ)/(h/λ)
