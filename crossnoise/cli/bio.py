@@ -136,6 +136,7 @@ def pattern(embryos: int, noise: str | None, production_scale: float, n_time: in
     payload = res.to_dict()
     payload["lambda_um"] = p.lambda_um
     payload["production_scale"] = production_scale
+    payload["averaging_time_s"] = n_time * p.readout_interval_s  # readouts one interval apart
     payload["seed"] = seed
     emit(payload, as_json)
 
