@@ -38,9 +38,6 @@ from crossnoise.validation import InputError
 __all__ = ["MeasurementGroup", "GroupedHamiltonian", "qwc_groups", "group_hamiltonian", "GroupDistributions",
            "rotate_to_bases", "sample_group_means"]
 
-_H = np.array([[1, 1], [1, -1]], dtype=complex) / np.sqrt(2)
-_HSDG = _H @ np.diag([1, -1j])  # H·S†: Y → Z
-_ROT = {1: _H, 2: _HSDG}
 
 
 def qwc_groups(operator: Any) -> list:
@@ -89,6 +86,7 @@ class MeasurementGroup:
     values: np.ndarray
     inverse: np.ndarray
     aggregator: Any  # CSR (2ⁿ, U) one-hot: probabilities over outcomes → over distinct values
+    aggregator_t: Any  # its transpose, CSR (U, 2ⁿ)
 
     @property
     def abs_weight(self) -> float:
@@ -164,18 +162,11 @@ def group_hamiltonian(operator: Any, groups: list | None = None) -> GroupedHamil
         agg = sp.csr_matrix((np.ones(1 << n), (outcomes, inv)), shape=(1 << n, len(uniq)))
         vals = np.asarray(agg.T @ f).ravel() / np.asarray(agg.sum(axis=0)).ravel()
         built.append(MeasurementGroup(tuple(p.to_label() for p in g.paulis), basis, coeffs_a, masks_a, vals,
-                                      inv.astype(np.int64), agg))
+                                      inv.astype(np.int64), agg, agg.T.tocsr()))
     return GroupedHamiltonian(n, constant, tuple(built))
 
 
-def _apply_1q(psi: np.ndarray, q: int, u: np.ndarray) -> np.ndarray:
-    p = psi.shape[0]
-    n_hi = psi.shape[1] >> (q + 1)
-    v = psi.reshape(p, n_hi, 2, 1 << q)
-    out = np.empty_like(v)
-    out[:, :, 0, :] = u[0, 0] * v[:, :, 0, :] + u[0, 1] * v[:, :, 1, :]
-    out[:, :, 1, :] = u[1, 0] * v[:, :, 0, :] + u[1, 1] * v[:, :, 1, :]
-    return out.reshape(psi.shape)
+_CHUNK_AMPLITUDES = 1 << 14
 
 
 def rotate_to_bases(psi: np.ndarray, grouped: GroupedHamiltonian) -> list[np.ndarray]:
@@ -183,25 +174,55 @@ def rotate_to_bases(psi: np.ndarray, grouped: GroupedHamiltonian) -> list[np.nda
 
     Rotations shared by groups with the same basis on a prefix of qubits are applied once (a trie
     over the qubits), so the cost is the number of distinct basis prefixes, not groups × qubits.
+    Internally the states are columns (2ⁿ, P) so every butterfly is a long contiguous pass; the
+    returned arrays are transposed views.
     """
     n = grouped.n_qubits
     out: list[np.ndarray | None] = [None] * grouped.n_groups
     bases = [g.basis for g in grouped.groups]
 
-    def rec(state: np.ndarray, q: int, members: list[int]) -> None:
+    def rec(state: np.ndarray, q: int, members: list[int], n_rot: int) -> None:
         if q == n:
-            probs = state.real**2 + state.imag**2
+            f = state.view(float)
+            sq = f * f
+            probs = sq[:, 0::2] + sq[:, 1::2]
+            if n_rot:
+                probs *= 0.5**n_rot  # the butterflies omit H's 1/√2
             for m in members:
-                out[m] = probs
+                out[m] = probs.T
             return
         by_kind: dict[int, list[int]] = {}
         for m in members:
             by_kind.setdefault(int(bases[m][q]), []).append(m)
         for kind, sub in by_kind.items():
-            rec(state if kind == 0 else _apply_1q(state, q, _ROT[kind]), q + 1, sub)
+            if kind == 0:
+                rec(state, q + 1, sub, n_rot)
+            else:
+                rec(_butterfly(state, q, kind == 2), q + 1, sub, n_rot + 1)
 
-    rec(np.asarray(psi, dtype=complex), 0, list(range(grouped.n_groups)))
-    return out  # type: ignore[return-value]
+    psi = np.asarray(psi, dtype=complex)
+    chunk = max(1, _CHUNK_AMPLITUDES >> n)  # keep each working array in cache (~256 KB)
+    if psi.shape[0] <= chunk:
+        rec(np.ascontiguousarray(psi.T), 0, list(range(grouped.n_groups)), 0)
+        return out  # type: ignore[return-value]
+    parts: list[list[np.ndarray]] = []
+    for start in range(0, psi.shape[0], chunk):
+        out = [None] * grouped.n_groups
+        rec(np.ascontiguousarray(psi[start:start + chunk].T), 0, list(range(grouped.n_groups)), 0)
+        parts.append(out)  # type: ignore[arg-type]
+    return [np.concatenate([p[k] for p in parts], axis=0) for k in range(grouped.n_groups)]
+
+
+def _butterfly(psi_t: np.ndarray, q: int, y: bool) -> np.ndarray:
+    """√2·H (X basis) or √2·H·S† (Y basis) on qubit q of column states (2ⁿ, P)."""
+    v = psi_t.reshape(-1, 2, (1 << q) * psi_t.shape[1])
+    a0, a1 = v[:, 0], v[:, 1]
+    if y:
+        a1 = a1 * -1j
+    out = np.empty_like(v)
+    np.add(a0, a1, out=out[:, 0])
+    np.subtract(a0, a1, out=out[:, 1])
+    return out.reshape(psi_t.shape)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +244,7 @@ class GroupDistributions:
         """Aggregate (P, 2ⁿ) outcome probabilities per group into distinct-value probabilities."""
         probs = []
         for g, p in zip(grouped.groups, outcome_probs):
-            pu = np.asarray(p @ g.aggregator)
+            pu = np.asarray(g.aggregator_t @ p.T).T  # sparse (U, 2ⁿ) @ dense (2ⁿ, P)
             probs.append(np.clip(pu, 0.0, None))
         return cls(grouped, tuple(probs))
 

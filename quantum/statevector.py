@@ -52,44 +52,88 @@ def _cz_diagonal(n: int, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
     return (1 - 2 * parity).astype(float)
 
 
-def apply_rotation(psi: np.ndarray, rot: PauliRotation, angles: np.ndarray) -> np.ndarray:
-    """exp(−iφP/2) applied to each row of ``psi`` (P, 2ⁿ) with its own angle φ (P,)."""
-    n = int(np.log2(psi.shape[1]))
-    c = np.cos(angles / 2)[:, None]
-    s = np.sin(angles / 2)[:, None]
+def apply_rotation(psi_t: np.ndarray, rot: PauliRotation, angles: np.ndarray) -> np.ndarray:
+    """exp(−iφP/2) on a batch of states stored as COLUMNS, ``psi_t`` (2ⁿ, P), each with its own φ (P,).
+
+    The points are the last (contiguous) axis, so every gate is a few long vectorised passes
+    whatever the qubit (with points first, gates on low qubits stride badly).
+    """
+    n = int(np.log2(psi_t.shape[0]))
+    c = np.cos(angles / 2)
+    s = np.sin(angles / 2)
     support = rot.xmask | rot.zmask
-    if support and support & (support - 1) == 0:  # single qubit: 2×2 update on a reshaped view
-        q = support.bit_length() - 1
-        v = psi.reshape(psi.shape[0], -1, 2, 1 << q)
-        a0, a1 = v[:, :, 0, :], v[:, :, 1, :]
-        c3, s3 = c[:, :, None], s[:, :, None]
-        out = np.empty_like(v)
-        if rot.xmask and rot.zmask:  # RY: [[c, -s], [s, c]]
-            out[:, :, 0, :] = c3 * a0 - s3 * a1
-            out[:, :, 1, :] = s3 * a0 + c3 * a1
-        elif rot.xmask:  # RX: [[c, -is], [-is, c]]
-            out[:, :, 0, :] = c3 * a0 - 1j * s3 * a1
-            out[:, :, 1, :] = -1j * s3 * a0 + c3 * a1
-        else:  # RZ: diag(e^{-iφ/2}, e^{iφ/2})
-            out[:, :, 0, :] = (c3 - 1j * s3) * a0
-            out[:, :, 1, :] = (c3 + 1j * s3) * a1
-        return out.reshape(psi.shape)
+    if support and support & (support - 1) == 0:
+        return _apply_matrices(psi_t, support.bit_length() - 1, _single_qubit_matrix(rot, angles))
     src, phase = _pauli_tables(n, rot.xmask, rot.zmask)
-    return c * psi - 1j * s * (psi[:, src] * phase)
+    return c * psi_t - 1j * s * (psi_t[src] * phase[:, None])
+
+
+def _single_qubit_matrix(rot: PauliRotation, angles: np.ndarray) -> np.ndarray:
+    """(2, 2, P) matrices of exp(−iφP/2) for a single-qubit Pauli."""
+    c, s = np.cos(angles / 2), np.sin(angles / 2)
+    u = np.zeros((2, 2, len(angles)), dtype=complex)
+    if rot.xmask and rot.zmask:  # Y
+        u[0, 0], u[0, 1], u[1, 0], u[1, 1] = c, -s, s, c
+    elif rot.xmask:  # X
+        u[0, 0], u[0, 1], u[1, 0], u[1, 1] = c, -1j * s, -1j * s, c
+    else:  # Z
+        u[0, 0], u[1, 1] = c - 1j * s, c + 1j * s
+    return u
+
+
+def _apply_matrices(psi_t: np.ndarray, q: int, u: np.ndarray) -> np.ndarray:
+    """Per-point 2×2 matrices u (2, 2, P) on qubit q of column states (2ⁿ, P)."""
+    p = psi_t.shape[1]
+    v = psi_t.reshape(-1, 2, 1 << q, p)
+    a0, a1 = v[:, 0], v[:, 1]
+    out = np.empty_like(v)
+    np.multiply(u[0, 0], a0, out=out[:, 0])
+    out[:, 0] += u[0, 1] * a1
+    np.multiply(u[1, 0], a0, out=out[:, 1])
+    out[:, 1] += u[1, 1] * a1
+    return out.reshape(psi_t.shape)
+
+
+def _matmul_points(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(2, 2, P) @ (2, 2, P) per point."""
+    return np.einsum("ijp,jkp->ikp", a, b)
 
 
 def statevectors(ansatz: Ansatz, angles: np.ndarray) -> np.ndarray:
-    """Final states for a batch of rotation-angle vectors (P, n_rotations) → (P, 2ⁿ) complex."""
+    """Final states for a batch of rotation-angle vectors (P, n_rotations) → (P, 2ⁿ) complex.
+
+    Internally the states are columns of a (2ⁿ, P) array (points contiguous); the result is its
+    transpose (a view).  Consecutive single-qubit rotations are fused per qubit into one 2×2
+    matrix per point (gates on different qubits commute), which halves the passes for RY+RZ.
+    """
     ang = np.atleast_2d(np.asarray(angles, dtype=float))
     n = ansatz.n_qubits
-    psi = np.zeros((ang.shape[0], 1 << n), dtype=complex)
-    psi[:, ansatz.initial_index] = 1.0
+    psi = np.zeros((1 << n, ang.shape[0]), dtype=complex)
+    psi[ansatz.initial_index, :] = 1.0
+    pending: dict[int, np.ndarray] = {}
+
+    def flush() -> np.ndarray:
+        nonlocal psi
+        for q, u in pending.items():
+            psi = _apply_matrices(psi, q, u)
+        pending.clear()
+        return psi
+
     for kind, arg in ansatz.ops:
         if kind == "cz":
-            psi = psi * _cz_diagonal(n, tuple(arg))
+            flush()
+            psi = psi * _cz_diagonal(n, tuple(arg))[:, None]
+            continue
+        rot = ansatz.rotations[arg]
+        support = rot.xmask | rot.zmask
+        if support and support & (support - 1) == 0:
+            q = support.bit_length() - 1
+            u = _single_qubit_matrix(rot, ang[:, arg])
+            pending[q] = u if q not in pending else _matmul_points(u, pending[q])
         else:
-            psi = apply_rotation(psi, ansatz.rotations[arg], ang[:, arg])
-    return psi
+            flush()
+            psi = apply_rotation(psi, rot, ang[:, arg])
+    return flush().T
 
 
 def expectation(psi: np.ndarray, operator_matrix) -> np.ndarray:
