@@ -363,7 +363,8 @@ class FanoResult:
                 "mean_rel_error": self.mean_rel_error, "mean_max_abs_z": self.mean_z,
                 "per_site": {"mean": self.mean.tolist(), "expected_mean": self.expected_mean.tolist(),
                              "fano": self.fano.tolist()},
-                "wall_s": self.cost.get("wall_s")}
+                "wall_s": self.cost.get("wall_s"),
+                "cost": {k: v for k, v in self.cost.items() if k != "wall_s"}}
 
 
 def fano_test(lat: Lattice, *, n_embryos: int, method: str = "ssa", t_end: float | None = None,
