@@ -56,6 +56,7 @@ def test_parse_expands_grid_times_seeds():
     (("[fixed]", "[extra]\nx = 1\n[fixed]"), ["line 6", "unknown table", "extra"]),
 ])
 def test_bad_sweep_files_name_line_and_key(edit, needles):
+    assert edit[0] in GOOD
     with pytest.raises(InputError) as info:
         parse_sweep(GOOD.replace(*edit), name="t.toml")
     msg = str(info.value)

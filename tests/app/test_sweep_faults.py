@@ -185,9 +185,10 @@ def test_unreachable_scheduler_fails_fast_exit_2(run_cli, tmp_path):
     (("mean = [0.05, 0.1, 0.2, 0.4]", "mean = [0.05, 0.1"), ["malformed TOML", "line 12", "[grid] mean"]),
     (('experiment = "core.snr-synthetic"', 'experiment = "quantum.nope"'), ["line 3", "experiment",
                                                                            "core.snr-synthetic"]),
-    (("n = 50000", "shots = 100"), ["line 8", "[fixed] shots", "valid parameters", "dim (int"]),
+    (("n = 30000", "shots = 100"), ["line 8", "[fixed] shots", "valid parameters", "dim (int"]),
 ])
 def test_bad_sweep_files_exit_2(run_cli, tmp_path, edit, needles):
+    assert edit[0] in SWEEP
     (tmp_path / "s.toml").write_text(SWEEP.replace(*edit))
     r = run_cli("sweep", "run", tmp_path / "s.toml", "--db", tmp_path / "r.sqlite", "--json", cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
