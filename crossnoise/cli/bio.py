@@ -78,6 +78,18 @@ def _forward_warnings(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _render_with_intervals(payload: dict[str, Any]) -> None:
+    """Key/value table that also shows 2-element intervals as [lo, hi]."""
+    rows = []
+    for key, value in payload.items():
+        if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, float) for v in value):
+            value = f"[{value[0]:.4g}, {value[1]:.4g}]"
+        elif isinstance(value, (list, dict)):
+            continue
+        rows.append({"quantity": key, "value": value})
+    print_table("", rows)
+
+
 @click.group(name="bio")
 def group() -> None:
     """Morphogen gradients (SDD), readout noise and the positional error of threshold patterning."""
@@ -138,7 +150,7 @@ def pattern(embryos: int, noise: str | None, production_scale: float, n_time: in
     payload["production_scale"] = production_scale
     payload["averaging_time_s"] = n_time * p.readout_interval_s  # readouts one interval apart
     payload["seed"] = seed
-    emit(payload, as_json)
+    emit(payload, as_json, _render_with_intervals)
 
 
 @group.command()
