@@ -18,7 +18,6 @@ positional-error profile σx(x) along the axis, computed from the ensemble, for 
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any

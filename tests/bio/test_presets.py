@@ -4,7 +4,7 @@ import pytest
 
 import crossnoise.bio.presets as presets_module
 
-from crossnoise.bio.presets import PRESETS, get_preset, preset_names
+from crossnoise.bio.presets import get_preset, preset_names
 from crossnoise.bio.steady import steady_state
 from crossnoise.validation import InputError
 
