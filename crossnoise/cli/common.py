@@ -77,6 +77,8 @@ def _fmt(v: Any) -> str:
         return f"{v:.6g}"
     if v is None:
         return "—"
+    if isinstance(v, (list, tuple)):  # e.g. a confidence interval
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v)
 
 
@@ -88,7 +90,7 @@ def emit(payload: Mapping[str, Any], as_json: bool, render: Callable[[Mapping[st
     if render is not None:
         render(payload)
         return
-    print_table("", [{"quantity": k, "value": v} for k, v in payload.items() if not isinstance(v, (list, dict))])
+    print_table("", [{"quantity": k, "value": v} for k, v in payload.items() if not isinstance(v, dict)])
 
 
 def out_dir(path: str | None, default: str = "crossnoise-out") -> Path:
