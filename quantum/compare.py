@@ -39,7 +39,7 @@ from crossnoise.quantum.vqe import (
 )
 from crossnoise.quantum.optim_base import check_budget
 from crossnoise.rng import RNGLike, spawn_seeds
-from crossnoise.validation import InputError, check_choice, check_positive_int
+from crossnoise.validation import InputError, check_choice, check_positive_int, warn_degenerate
 
 __all__ = ["OptimizerSummary", "Comparison", "compare_optimizers", "plot_comparison", "ScanPoint",
            "scan_bond_lengths", "plot_scan", "parse_optimizers", "check_seeds"]
@@ -161,6 +161,8 @@ def compare_optimizers(molecule: Any = "H2", optimizers: Any = ("spsa", "ps-gd")
     """
     names = parse_optimizers(optimizers)
     seed_list = check_seeds(seeds)
+    if len(seed_list) == 1:
+        warn_degenerate("one seed: the interquartile ranges are zero and the chemical-accuracy fraction is 0 or 1.")
     budget = check_positive_int(budget, "budget")
     problem = make_problem(molecule, ansatz=ansatz, layers=layers, engine=engine, device=device)
     for n in names:  # fail fast, before any run: the budget must pay for one iteration of each
@@ -211,7 +213,9 @@ def plot_comparison(comparison: Comparison, path: str | Path) -> Path:
 
     path = Path(path)
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    grid = np.unique(np.geomspace(1, comparison.budget, 300).astype(int)).astype(float)
+    first = [r.trace[1].shots for r in comparison.runs if len(r.trace) > 1 and r.trace[1].shots > 0]
+    lo_shots = max(1.0, 0.5 * min(first)) if first else 1.0
+    grid = np.unique(np.geomspace(lo_shots, comparison.budget, 300).astype(int)).astype(float)
     names = [s.optimizer for s in comparison.summaries]
     for name in names:
         runs = [r for r in comparison.runs if r.optimizer == name]

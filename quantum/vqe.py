@@ -37,7 +37,14 @@ from crossnoise.quantum.optim_qnspsa import SecondOrderSPSA
 from crossnoise.quantum.optim_scipy import ScipyOptimizer
 from crossnoise.quantum.optim_spsa import SPSA
 from crossnoise.rng import RNGLike, as_generator
-from crossnoise.validation import InputError, check_choice, check_finite_array, check_positive_float, check_positive_int
+from crossnoise.validation import (
+    InputError,
+    check_choice,
+    check_finite_array,
+    check_positive_float,
+    check_positive_int,
+    warn_degenerate,
+)
 
 __all__ = ["CHEMICAL_ACCURACY", "OPTIMIZERS", "VQEProblem", "VQEResult", "VQEObjective", "make_problem",
            "make_optimizer", "min_shots", "auto_shots", "run_vqe"]
@@ -327,6 +334,9 @@ def run_vqe(problem: VQEProblem, optimizer: str | Any = "spsa", *, budget: int, 
     opt = make_optimizer(optimizer, problem, budget=budget, shots=shots, **options) if isinstance(optimizer, str) \
         else optimizer
     check_budget(opt, problem.n_params, budget)
+    steps = (budget - opt.init_cost(problem.n_params)) // max(1, opt.next_cost(None, problem.n_params))
+    if steps < 5:
+        warn_degenerate(f"the budget pays for only {steps} iteration(s) of {opt.name}; the run can barely move.")
     res = opt.minimize(problem.objective, x, budget=budget, rng=run_rng, record_every=record_every, progress=progress)
     return VQEResult(problem.molecule, problem.ansatz.name, problem.engine, opt.name, int(getattr(opt, "shots", 0)
                      or getattr(opt, "min_shots", 0)), problem.e_exact, problem.e_hf, res)

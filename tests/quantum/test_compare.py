@@ -53,7 +53,7 @@ def test_bad_comparison_input():
     with pytest.raises(InputError, match="empty list"):
         check_seeds([])
     with pytest.raises(InputError, match=r"budget.*ps-gd: \d+ shots"):
-        compare_optimizers("H2", "ps-gd", budget=500, seeds=1)
+        compare_optimizers("H2", "ps-gd", budget=500, seeds=2)
 
 
 def test_scan_runs_one_vqe_per_bond_length(tmp_path):

@@ -160,3 +160,9 @@ def test_hea_problem_starts_at_a_seeded_random_point():
     assert p.start == "random" and p.n_params == 8
     np.testing.assert_array_equal(p.x0(rng=1), p.x0(rng=1))
     assert np.all(np.abs(p.x0(rng=1)) <= 0.5)
+
+
+def test_a_budget_for_only_a_few_steps_warns(h2):
+    with pytest.warns(RuntimeWarning, match="only 2 iteration"):
+        r = run_vqe(h2, "ps-gd", budget=2 * 12 * 44, rng=0)
+    assert r.result.iterations == 2 and r.result.ledger.shots == 2 * 12 * 44
