@@ -79,7 +79,8 @@ def test_b_noise_linear_regression_equals_b_simple_closed_form():
     model = nn.Linear(d, 1, bias=False).double()
     with torch.no_grad():
         model.weight.copy_(torch.tensor(w_star + delta)[None, :])
-    est = b_noise(model, lambda o, t: 0.5 * ((o.reshape(-1) - t) ** 2).mean(), torch.tensor(x), torch.tensor(y))
+    est = b_noise(model, lambda o, t: 0.5 * ((o.reshape(-1) - t) ** 2).mean(), torch.tensor(x), torch.tensor(y),
+                  chunk_size=1000)
     exact = (d + 1) + d * s**2 / float(delta @ delta)
     assert abs(est.b_noise - exact) < 3 * est.b_noise_se
     assert abs(est.b_simple - exact) < 3 * est.b_noise_se
