@@ -48,7 +48,7 @@ from crossnoise.study import ProgressCallback
 from crossnoise.validation import InputError, check_positive_float, check_positive_int
 
 __all__ = ["VarianceRow", "VarianceStudy", "variance_study", "check_variance_inputs", "plot_variance_study", "fit_slope",
-           "component_variance"]
+           "component_variance", "summarize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,3 +343,46 @@ def plot_variance_study(study: VarianceStudy, path: Any) -> Any:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def summarize(study: VarianceStudy) -> str:
+    """Plain sentences stating what the study measured, including the parts that disagree."""
+    out = []
+    for point, rows in ((p, study.rows_for(p)) for p in study.slopes):
+        sl = study.slopes[point]
+        where = "a random θ" if point == "random" else "the Hartree–Fock point θ = 0"
+        z_ps = max(abs(r.ps_var_per_component - r.ps_theory_per_component) / r.ps_var_se for r in rows)
+        z_sh = max(abs(r.spsa_shot_var_per_component - r.spsa_shot_theory_per_component) / r.spsa_shot_var_se
+                   for r in rows)
+        out.append(
+            f"At {where}: parameter shift's per-component variance grows as d^{sl['ps'][0]:.2f}±{sl['ps'][1]:.2f} "
+            f"(theory d^1) and SPSA's shot part as d^{sl['spsa_shot'][0]:.2f}±{sl['spsa_shot'][1]:.2f} (theory d^0 at "
+            f"fixed σ²); both match the exact theory at the measured points (max |z| {z_ps:.1f} and {z_sh:.1f}), so the "
+            f"shot part's residual growth comes from σ² at θ±cΔ changing with d, not from d itself."
+        )
+        big = rows[-1]
+        if big.grad_norm_sq > 0:
+            share = big.spsa_direction_var_per_component / big.spsa_var_per_component
+            ratio = big.spsa_var_per_component / big.ps_var_per_component
+            lin = big.spsa_direction_var_per_component / big.spsa_direction_theory_per_component
+            out.append(
+                f"There SPSA's total is dominated by its direction part ({100 * share:.0f}% at d = {big.d}), so SPSA is "
+                f"{ratio:.3g}× noisier per component than parameter shift at d = {big.d} and its total grows as "
+                f"d^{sl['spsa'][0]:.2f}±{sl['spsa'][1]:.2f}. The direction part is {lin:.2f}× the linear prediction "
+                f"(d−1)|g|²/d at d = {big.d}: with c√d = {study.c * math.sqrt(big.d):.2f} rad the difference quotient "
+                f"is no longer linear, and SPSA's bias is {big.spsa_bias_norm:.3g} against a noise of "
+                f"{big.spsa_bias_noise:.3g} (parameter shift: {big.ps_bias_norm:.3g} vs {big.ps_bias_noise:.3g})."
+            )
+        else:
+            cross = [r.d for r in rows if r.spsa_var_per_component < r.ps_var_per_component]
+            out.append(
+                f"There the exact gradient is 0, SPSA has no direction part and its variance is its shot part; it is "
+                f"below parameter shift's from d = {cross[0] if cross else 'never'} on "
+                f"({big.ps_var_per_component / big.spsa_var_per_component:.3g}× at d = {big.d})."
+            )
+    out.append(
+        "Verdict on 'SPSA's gradient variance is nearly independent of d, parameter shift's grows with it': true of the "
+        "shot-noise parts measured here; SPSA's TOTAL variance is small and nearly d-independent only where the "
+        "gradient vanishes — elsewhere its random-direction part (≈|g|² per component, not reduced by shots) dominates."
+    )
+    return " ".join(out)

@@ -128,7 +128,7 @@ def energy(molecule_name: str | None, geometry: str | None, charge: int | None, 
 def variance(molecule_name: str, budget: str, repeats: int, layers: str, c: float, points: str, seed: int,
              as_json: bool, out: str | None) -> None:
     """Per-component gradient variance of parameter shift and SPSA against d at a fixed shot budget."""
-    from crossnoise.quantum.variance import check_variance_inputs, plot_variance_study, variance_study
+    from crossnoise.quantum.variance import check_variance_inputs, plot_variance_study, summarize, variance_study
 
     try:
         b = int(budget)
@@ -151,25 +151,48 @@ def variance(molecule_name: str, budget: str, repeats: int, layers: str, c: floa
         "spsa_shot_slope": study.slopes[main]["spsa_shot"][0],
         "slopes": {p: {k: {"slope": v[0], "se": v[1]} for k, v in s.items()} for p, s in study.slopes.items()},
         "slopes_point": main, "shots": study.shots, "circuits": study.circuits, "wall_s": study.wall_s,
-        "plot": str(plot), "seed": seed,
+        "plot": str(plot), "seed": seed, "reading": summarize(study),
     }
 
     def render(p: Any) -> None:
-        cols = ["point", "d", "ps_var_per_component", "ps_theory_per_component", "spsa_var_per_component",
-                "spsa_shot_var_per_component", "spsa_shot_theory_per_component", "spsa_direction_var_per_component",
-                "spsa_direction_theory_per_component", "ps_bias_norm", "spsa_bias_norm"]
-        short = {"ps_var_per_component": "PS var", "ps_theory_per_component": "PS theory",
-                 "spsa_var_per_component": "SPSA var", "spsa_shot_var_per_component": "SPSA shot",
-                 "spsa_shot_theory_per_component": "shot theory",
-                 "spsa_direction_var_per_component": "SPSA dir", "spsa_direction_theory_per_component": "dir theory",
-                 "ps_bias_norm": "|PS bias|", "spsa_bias_norm": "|SPSA bias|"}
-        table = [{short.get(k, k): r[k] for k in cols} for r in p["rows"]]
-        print_table(f"{p['molecule']}: per-component gradient variance (Ha²/rad²) at {p['budget']} shots per gradient, "
-                    f"R = {p['repeats']}, c = {p['c']}", table)
-        slope_rows = [{"point": pt, **{k: f"{v['slope']:.3f} ± {v['se']:.3f}" for k, v in s.items()}}
-                      for pt, s in p["slopes"].items()]
-        print_table("log-log slopes of variance per component vs d (theory: PS 1, SPSA shot part 0)", slope_rows)
-        click.echo(f"plot: {p['plot']}")
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(width=max(Console().width, 210))
+        cols = [("point", "point"), ("d", "d"), ("ps_var_per_component", "PS var"),
+                ("ps_theory_per_component", "PS theory"), ("spsa_var_per_component", "SPSA var"),
+                ("spsa_shot_var_per_component", "SPSA shot"), ("spsa_shot_theory_per_component", "shot theory"),
+                ("spsa_direction_var_per_component", "SPSA dir"),
+                ("spsa_direction_theory_per_component", "dir theory"), ("grad_norm_sq", "|g|²"),
+                ("ps_bias_norm", "|PS bias|"), ("ps_bias_noise", "PS noise"), ("spsa_bias_norm", "|SPSA bias|"),
+                ("spsa_bias_noise", "SPSA noise")]
+        table = Table(title=f"{p['molecule']}: per-component gradient variance (Ha²/rad²) at {p['budget']} shots per "
+                            f"gradient, R = {p['repeats']}, c = {p['c']} (bias: |mean − exact| vs its noise "
+                            f"√(tr Var/R))")
+        for _, label in cols:
+            table.add_column(label, justify="right")
+        for r in p["rows"]:
+            cells = []
+            for key, _ in cols:
+                v = r[key]
+                if key in ("point", "d"):
+                    cells.append(str(v))
+                else:
+                    se = r.get(key.replace("_per_component", "_se"))
+                    cells.append(f"{v:.3g}" + (f"±{se:.1g}" if se is not None and key.endswith("var_per_component")
+                                               and v else ""))
+            table.add_row(*cells)
+        console.print(table)
+        slopes = Table(title="log-log slope of variance per component vs d (theory: PS 1, SPSA shot part 0)")
+        for c in ("point", "ps", "spsa", "spsa_shot", "spsa_direction"):
+            slopes.add_column(c, justify="right")
+        for pt, sl in p["slopes"].items():
+            slopes.add_row(pt, *[("exactly 0 at every d" if k == "spsa_direction" and v["slope"] != v["slope"]
+                                  else f"{v['slope']:.3f} ± {v['se']:.3f}")
+                                 for k, v in sl.items()])
+        console.print(slopes)
+        console.print(f"plot: {p['plot']}  (shots {p['shots']:,}, circuits {p['circuits']:,}, {p['wall_s']:.1f} s)")
+        console.print(p["reading"])
 
     emit(payload, as_json, render)
 

@@ -74,3 +74,11 @@ def test_bad_inputs():
         variance_study("H2", budget=100000, layers=[1, 1])
     with pytest.raises(InputError, match="H2, LiH"):
         variance_study("N2")
+
+
+def test_summary_states_the_measurement(study):
+    from crossnoise.quantum.variance import summarize
+
+    text = summarize(study)
+    assert "random θ" in text and "Hartree–Fock" in text and "Verdict" in text
+    assert f"d^{study.slopes['random']['ps'][0]:.2f}" in text
