@@ -55,7 +55,7 @@ def run_gan(
     k = check_positive_int(runs if runs is not None else (1000 if quick else 4000), "runs", minimum=2)
     g_steps = check_nonnegative_int(gan_steps if gan_steps is not None else (400 if quick else 2000), "gan_steps")
     gen = as_generator(rng)
-    seeds = gen.spawn(5)
+    seeds = gen.spawn(6)
     t0 = time.perf_counter()
     marks = sorted({0, t_max // 4, t_max // 2, 3 * t_max // 4, t_max})
     sim = bilinear_gda(mode="simultaneous", eta=e, sigma=s, steps=t_max, runs=k, rng=seeds[0])
@@ -84,7 +84,8 @@ def run_gan(
         tg = torch_generator(seeds[4])
         gan = MixtureGAN(gen=tg)
         gmarks = tuple(sorted({0, g_steps // 8, g_steps // 4, g_steps // 2, g_steps}))
-        mix_rows, status = gan.train(g_steps, tg, measure_at=gmarks, n_measure=128 if quick else 256)
+        mix_rows, status = gan.train(g_steps, tg, measure_at=gmarks, n_measure=256 if quick else 1024,
+                                     measure_gen=torch_generator(seeds[5]))
     if progress is not None:
         progress(2, 2)
     zs = [r["sim_z"] for r in rows if r["step"] > 0] + [r["alt_z"] for r in rows if r["step"] > 0]
@@ -93,7 +94,7 @@ def run_gan(
                "dirac_sim_r2_final": rows[-1]["dirac_sim_r2"], "dirac_alt_r2_final": rows[-1]["dirac_alt_r2"],
                "mixture_status": status}
     cfg = {"eta": e, "sigma": s, "steps": t_max, "runs": k, "gan_steps": g_steps, "quick": quick,
-           "mixture": "8 Gaussians (sd 0.05) on a circle of radius 2; G, D MLPs 2-32-32; Adam 1e-3 (0.5, 0.9); batch 64"}
+           "mixture": "8 Gaussians (sd 0.05) on a circle of radius 2; G, D MLPs 2-64-64; Adam 1e-3 (0.5, 0.9); batch 64"}
     curves = {"t": t.tolist(), "sim_r2": sim.r2_mean.tolist(), "sim_r2_se": sim.r2_se.tolist(),
               "sim_closed_form": cf_sim.tolist(), "alt_Q": alt.q_mean.tolist(), "alt_Q_se": alt.q_se.tolist(),
               "alt_closed_form": cf_alt.tolist(), "dirac_sim_r2": dsim.r2_mean.tolist(),

@@ -179,7 +179,7 @@ class MixtureGAN:
     G: :math:`\\ell^G_i = \\mathrm{softplus}(-D(G(z_i)))`.
     """
 
-    def __init__(self, *, hidden: int = 32, gen: torch.Generator) -> None:
+    def __init__(self, *, hidden: int = 64, gen: torch.Generator) -> None:
         self.g = _mlp(2, 2, hidden, gen)
         self.d = _mlp(2, 1, hidden, gen)
 
@@ -214,8 +214,14 @@ class MixtureGAN:
         return int((counts >= 0.01 * n).sum()), float(good.double().mean())
 
     def train(self, steps: int, gen: torch.Generator, *, batch_size: int = 64, lr: float = 1e-3,
-              measure_at: tuple[int, ...] = (), n_measure: int = 256) -> tuple[list[dict], str]:
-        """Adam (β = 0.5, 0.9) on both players, one D step per G step; measurements at steps."""
+              measure_at: tuple[int, ...] = (), n_measure: int = 256,
+              measure_gen: torch.Generator | None = None) -> tuple[list[dict], str]:
+        """Adam (β = 0.5, 0.9) on both players, one D step per G step; measurements at steps.
+
+        ``measure_gen`` (default ``gen``) draws the measurement samples, so that how much is
+        measured does not change the training trajectory.
+        """
+        mgen = gen if measure_gen is None else measure_gen
         if steps < 0:
             raise InputError(f"`steps` must be a non-negative integer; got {steps}.")
         opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=(0.5, 0.9))
@@ -226,8 +232,8 @@ class MixtureGAN:
         dl = gl = math.nan
         for step in range(steps + 1):
             if step in marks:
-                ns = self.noise_scales(n_measure, gen, batch_size=batch_size)
-                modes, frac = self.quality(2000, gen)
+                ns = self.noise_scales(n_measure, mgen, batch_size=batch_size)
+                modes, frac = self.quality(2000, mgen)
                 out.append({"step": step, "d_loss": dl, "g_loss": gl, "modes": modes, "frac_near_mode": frac,
                             "d_b_simple": ns["d"].b_simple, "d_b_simple_se": ns["d"].b_simple_se,
                             "d_trace_sigma": ns["d"].trace_sigma, "d_grad_norm_sq": ns["d"].grad_norm_sq,
