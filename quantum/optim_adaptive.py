@@ -113,7 +113,10 @@ class ICANS(StepOptimizer):
         eta, L, mu = self.eta, self.lipschitz, self.mu
         new_x = x - eta * grad
         xi = mu * state.aux["xi"] + (1 - mu) * grad
-        chi = mu * state.aux["chi"] + (1 - mu) * single_shot_var
+        # a component whose variance is undefined (a group measured once) keeps its running average
+        ok = np.isfinite(single_shot_var)
+        prev_chi_hat = state.aux["chi"] / (1 - mu**k) if k > 0 else np.zeros(d)
+        chi = mu * state.aux["chi"] + (1 - mu) * np.where(ok, single_shot_var, prev_chi_hat)
         xi_hat = xi / (1 - mu ** (k + 1))
         chi_hat = chi / (1 - mu ** (k + 1))
         s_new = np.ceil(2 * L * eta / (2 - L * eta) * chi_hat / (xi_hat**2 + self.b * mu**k))

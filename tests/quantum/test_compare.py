@@ -20,7 +20,7 @@ from crossnoise.validation import InputError
 
 @pytest.fixture(scope="module")
 def small():
-    return compare_optimizers("H2", "spsa,ps-gd", budget=6_000, seeds=[0, 1, 2], shots=44, rng=7)
+    return compare_optimizers("H2", "spsa,ps-gd", budget=6_000, seeds=[0, 1, 2], shots=50, rng=7)
 
 
 def test_comparison_summaries_are_consistent_with_the_runs(small, tmp_path):
@@ -39,9 +39,9 @@ def test_comparison_summaries_are_consistent_with_the_runs(small, tmp_path):
 
 
 def test_comparison_is_reproducible_and_seeds_share_the_start(small):
-    again = compare_optimizers("H2", "spsa,ps-gd", budget=6_000, seeds=[0, 1, 2], shots=44, rng=7)
+    again = compare_optimizers("H2", "spsa,ps-gd", budget=6_000, seeds=[0, 1, 2], shots=50, rng=7)
     assert [r.final_error for r in again.runs] == [r.final_error for r in small.runs]
-    other = compare_optimizers("H2", "spsa", budget=6_000, seeds=[0], shots=44, rng=8)
+    other = compare_optimizers("H2", "spsa", budget=6_000, seeds=[0], shots=50, rng=8)
     assert other.runs[0].final_error != small.runs[0].final_error
 
 
@@ -57,7 +57,7 @@ def test_bad_comparison_input():
 
 
 def test_scan_runs_one_vqe_per_bond_length(tmp_path):
-    pts = scan_bond_lengths("H2", "ps-gd", budget=20_000, bond_lengths=[0.6, 0.735], shots=60, rng=0)
+    pts = scan_bond_lengths("H2", "ps-gd", budget=20_000, bond_lengths=[0.6, 0.735], rng=0)
     assert [p.bond_length for p in pts] == [0.6, 0.735]
     assert pts[1].e_exact == pytest.approx(-1.13730604, abs=1e-6)
     assert all(p.e_vqe >= p.e_exact - 1e-9 and p.shots_used <= 20_000 for p in pts)
@@ -67,7 +67,7 @@ def test_scan_runs_one_vqe_per_bond_length(tmp_path):
 
 def test_cli_compare_json_contract(run_cli, tmp_path):
     proc = run_cli("quantum", "compare", "--molecule", "H2", "--optimizers", "spsa,cobyla", "--budget", "5e3",
-                   "--seeds", "2", "--shots", "44", "--json", "--out", str(tmp_path))
+                   "--seeds", "2", "--shots", "50", "--json", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
     assert {"molecule", "e_exact", "budget", "results", "plot"} <= set(payload)
@@ -94,7 +94,7 @@ def test_cli_compare_bad_input_exits_2(run_cli, args, needle):
 
 def test_cli_scan_json(run_cli, tmp_path):
     proc = run_cli("quantum", "scan", "--molecule", "H2", "--optimizer", "ps-gd", "--budget", "2e4",
-                   "--bond-lengths", "0.735,1.0", "--shots", "44", "--json", "--out", str(tmp_path))
+                   "--bond-lengths", "0.735,1.0", "--json", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
     assert [p["bond_length"] for p in payload["points"]] == [0.735, 1.0]

@@ -137,13 +137,13 @@ def test_bad_input_is_clear(h2):
         run_vqe(h2, "adamw", budget=10**5)
     with pytest.raises(InputError, match=r"`budget` must pay for .* ps-gd: \d+ shots"):
         run_vqe(h2, "ps-gd", budget=100, rng=0)
-    with pytest.raises(InputError, match=r"at least 44"):
+    with pytest.raises(InputError, match=r"at least 48"):
         make_optimizer("spsa", h2, budget=10**5, shots=10)
     with pytest.raises(InputError, match="`a`"):
         run_vqe(h2, "spsa", budget=10**5, a=-1.0)
     with pytest.raises(InputError, match="length d = 3"):
         run_vqe(h2, "spsa", budget=10**5, x0=np.zeros(4))
-    assert min_shots(h2) == 44
+    assert min_shots(h2) == 48
 
 
 def test_aer_engine_runs_the_same_driver_with_an_exact_ledger():
@@ -164,5 +164,5 @@ def test_hea_problem_starts_at_a_seeded_random_point():
 
 def test_a_budget_for_only_a_few_steps_warns(h2):
     with pytest.warns(RuntimeWarning, match="only 2 iteration"):
-        r = run_vqe(h2, "ps-gd", budget=2 * 12 * 44, rng=0)
-    assert r.result.iterations == 2 and r.result.ledger.shots == 2 * 12 * 44
+        r = run_vqe(h2, "ps-gd", budget=2 * 12 * 48, rng=0)
+    assert r.result.iterations == 2 and r.result.ledger.shots == 2 * 12 * 48
