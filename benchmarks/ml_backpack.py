@@ -7,8 +7,10 @@ requirements would replace torch).  With a mean loss BackPACK's ``grad_batch`` i
 with the per-example rows of :func:`crossnoise.ml.pergrad.per_example_grads`.
 
 Timed (median and minimum of interleaved repeats): plain forward+backward; BackPACK Variance;
-BackPACK BatchGrad; ours: per-example rows + E[g²] − E[g]² (float32); ours: the full B_simple
-estimate (float64 rows, unbiased |G|², tr Σ and their jackknife SEs).
+BackPACK BatchGrad; B_simple from one BackPACK Variance pass (no SE); ours: per-example rows +
+E[g²] − E[g]² (float32, torch.func); ours: the full B_simple estimate with jackknife SEs
+(:func:`crossnoise.ml.noise_scale.gradient_noise_scale`, which for this pure-Linear model uses the
+one-backward layer identities of :mod:`crossnoise.ml.linear_norms`).
 Run: OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ml_backpack.py
 """
 
@@ -69,6 +71,14 @@ def main():
             lossf(model(xb), yb).backward()
         return torch.cat([p.grad_batch.reshape(n, -1) for p in params], dim=1)
 
+    def bp_b_simple():
+        """B_simple from one BackPACK Variance pass: tr S = N/(N−1)·Σ var·N², |G|² = |ḡ|² − tr S/N."""
+        var = bp_variance() * n**2
+        gbar = torch.cat([p.grad.reshape(-1) for p in params]).double()
+        tr = float(var.double().sum()) * n / (n - 1)
+        g2 = float(gbar @ gbar) - tr / n
+        return tr / g2
+
     def ours_variance():
         g = per_example_grads(ours, F.cross_entropy, xb, yb, dtype=None)
         mean = g.mean(0)
@@ -88,7 +98,10 @@ def main():
     g64 = per_example_grads(ref64, F.cross_entropy, xb.double(), yb)
     var64 = g64.var(0, unbiased=False)
     rel_var64 = float((var_bp.double() - var64).abs().max() / var64.abs().max())
+    b_bp = bp_b_simple()
+    b_ours = ours_noise_scale().b_simple
     fns = {"plain forward+backward": plain, "BackPACK Variance": bp_variance, "BackPACK BatchGrad": bp_batchgrad,
+           "BackPACK B_simple (Variance pass, no SE)": bp_b_simple,
            "ours: rows + E[g²]−E[g]² (float32)": ours_variance, "ours: B_simple with SEs (float64)": ours_noise_scale}
     for f in fns.values():
         f()
@@ -97,9 +110,14 @@ def main():
     print(f"max relative difference, variance (BackPACK·N² vs ours, float32): {rel_var:.2e}; "
           f"vs float64 reference: {rel_var64:.2e}")
     print(f"max relative difference, per-example rows (BackPACK·N vs ours): {rel_rows:.2e}")
+    print(f"B_simple: BackPACK {b_bp:.6f}, ours {b_ours:.6f}, relative difference {abs(b_bp - b_ours) / b_ours:.1e}")
     base = res["BackPACK Variance"][0]
     for name, (med, mn) in res.items():
         print(f"{name:40s} median {med * 1e3:7.2f} ms  min {mn * 1e3:7.2f} ms  (median / BackPACK Variance {med / base:.2f})")
+    ours_b = res["ours: B_simple with SEs (float64)"]
+    bp_b = res["BackPACK B_simple (Variance pass, no SE)"]
+    print(f"ratio ours B_simple (with SEs) / BackPACK B_simple: {ours_b[0] / bp_b[0]:.2f} (medians), "
+          f"{ours_b[1] / bp_b[1]:.2f} (minima)")
     print(f"ratio ours(rows+variance) / BackPACK Variance: {res['ours: rows + E[g²]−E[g]² (float32)'][0] / base:.2f} "
           f"(medians); ours(rows) / BackPACK BatchGrad: "
           f"{res['ours: rows + E[g²]−E[g]² (float32)'][0] / res['BackPACK BatchGrad'][0]:.2f}")

@@ -27,7 +27,7 @@ from crossnoise.ml.tasks import digits_mlp, load_digits, torch_generator
 from crossnoise.ml.tracker import NoiseScaleTracker
 
 B = 256
-STEPS = 20  # one timed unit = 20 training steps (so every=10 measures exactly twice)
+STEPS = 20  # one timed unit = 20 training steps (every=10 measures twice, every=20 once)
 
 
 def main():
@@ -59,13 +59,14 @@ def main():
         "plain step": run("plain"),
         "tracker every step (k=2)": run("tracker", NoiseScaleTracker(model, n_micro=2)),
         "tracker every 10th step (k=2)": run("tracker", NoiseScaleTracker(model, n_micro=2, every=10)),
+        "tracker every 20th step (k=2)": run("tracker", NoiseScaleTracker(model, n_micro=2, every=20)),
         "tracker every step (k=4)": run("tracker", NoiseScaleTracker(model, n_micro=4)),
         "per-example B_simple every step": run("per-example"),
     }
     for f in variants.values():
         f()
     times = {k: [] for k in variants}
-    for _ in range(7):
+    for _ in range(15):
         for name, f in variants.items():
             t0 = time.perf_counter()
             f()

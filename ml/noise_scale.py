@@ -37,7 +37,8 @@ from crossnoise.snr import SignalNoise
 from crossnoise.stats import NormTraceEstimate, mean_norm_and_trace
 from crossnoise.validation import InputError, check_finite_array, check_positive_int, warn_degenerate
 
-from .pergrad import LossFn, check_per_example_ok, per_example_grads
+from .linear_norms import NotApplicable, linear_norms_and_dots
+from .pergrad import LossFn, check_mean_loss, check_per_example_ok, per_example_grads
 
 __all__ = ["NoiseScaleEstimate", "noise_scale_from_grads", "gradient_noise_scale"]
 
@@ -227,7 +228,7 @@ def gradient_noise_scale(
     True
     """
     t0 = time.perf_counter()
-    n = _validate_inputs(model, inputs, targets, batch_size, chunk_size)
+    n = _validate_inputs(model, loss_fn, inputs, targets, batch_size, chunk_size)
     if not streaming:
         grads = per_example_grads(model, loss_fn, inputs, targets, chunk_size=chunk_size)
         return noise_scale_from_grads(grads, batch_size=batch_size, label=label, backward_examples=n,
@@ -247,7 +248,8 @@ def gradient_noise_scale(
     return NoiseScaleEstimate(record, "per-example", n, int(mean.size), 2 * n, time.perf_counter() - t0)
 
 
-def _validate_inputs(model: nn.Module, inputs: Any, targets: Any, batch_size: Any, chunk_size: Any) -> int:
+def _validate_inputs(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any, batch_size: Any,
+                     chunk_size: Any) -> int:
     check_per_example_ok(model)
     check_positive_int(chunk_size, "chunk_size")
     if batch_size is not None:
@@ -263,6 +265,7 @@ def _validate_inputs(model: nn.Module, inputs: Any, targets: Any, batch_size: An
         raise InputError(
             f"`inputs` needs at least 3 examples for a variance and its standard error; got {n}."
         )
+    check_mean_loss(model, loss_fn, inputs, targets)
     return n
 
 
@@ -270,14 +273,21 @@ def _streaming_norm_and_trace(model: nn.Module, loss_fn: LossFn, inputs: torch.T
                               chunk_size: int) -> tuple[np.ndarray, NormTraceEstimate]:
     """The statistics of :func:`crossnoise.stats.mean_norm_and_trace` without storing the n × d rows.
 
-    Pass 1 (plain backward, chunked): the mean gradient v = ḡ.  Pass 2 (vmap, chunked): per
-    example only |g_i|² and g_i·v are kept, so memory is O(chunk·d + n).  With
+    Pure ``nn.Linear`` stacks: one backward pass gives ḡ, |g_i|² and g_i·ḡ through the layer
+    identities of :mod:`crossnoise.ml.linear_norms`.  Otherwise pass 1 (plain backward, chunked)
+    gives the mean gradient v = ḡ and pass 2 (vmap, chunked) keeps per example only |g_i|² and
+    g_i·v, so memory is O(chunk·d + n).  With
     :math:`c_i = g_i - \\bar g`: :math:`|c_i|^2 = |g_i|^2 - 2g_i\\cdot\\bar g + |\\bar g|^2` and
     :math:`c_i\\cdot\\bar g = g_i\\cdot\\bar g - |\\bar g|^2`, which is all the closed-form jackknife
     needs.  (v and the mean of the float32 rows agree to float32 rounding.)
     """
-    params = [p for p in model.parameters() if p.requires_grad]
     n = int(inputs.shape[0])
+    try:  # pure Linear stacks: |g_i|² and g_i·ḡ from one backward pass (ml.linear_norms)
+        v, sq, dot = linear_norms_and_dots(model, loss_fn, inputs, targets, chunk_size=max(chunk_size, 1024))
+        return _jackknife_from_scalars(v, sq, dot, n)
+    except NotApplicable:
+        pass
+    params = [p for p in model.parameters() if p.requires_grad]
     v = torch.zeros(sum(p.numel() for p in params), dtype=torch.float64)
     for start in range(0, n, chunk_size):
         xb, yb = inputs[start : start + chunk_size], targets[start : start + chunk_size]
@@ -291,6 +301,12 @@ def _streaming_norm_and_trace(model: nn.Module, loss_fn: LossFn, inputs: torch.T
                                  targets[start : start + chunk_size], chunk_size=chunk_size, dtype=None)
         sq[start : start + rows.shape[0]] = (rows * rows).sum(1).to(torch.float64)
         dot[start : start + rows.shape[0]] = (rows @ v.to(rows.dtype)).to(torch.float64)
+    return _jackknife_from_scalars(v, sq, dot, n)
+
+
+def _jackknife_from_scalars(v: torch.Tensor, sq: torch.Tensor, dot: torch.Tensor, n: int
+                            ) -> tuple[np.ndarray, NormTraceEstimate]:
+    """The closed-form jackknife of :func:`crossnoise.stats.mean_norm_and_trace` from ḡ, |g_i|², g_i·ḡ."""
     mean = v.numpy()
     msq = float(mean @ mean)
     csq = (sq - 2 * dot + msq).numpy()

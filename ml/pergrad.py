@@ -30,6 +30,7 @@ from crossnoise.validation import InputError, check_positive_int
 __all__ = [
     "BatchStatisticsError",
     "check_per_example_ok",
+    "check_mean_loss",
     "trainable_params",
     "flatten",
     "unflatten",
@@ -61,6 +62,28 @@ def check_per_example_ok(model: nn.Module) -> None:
                 "(crossnoise.ml.two_size.two_size_noise_scale or crossnoise.ml.tracker.NoiseScaleTracker), "
                 "or call model.eval() to measure with frozen statistics."
             )
+
+
+def check_mean_loss(model: nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+    """Raise :class:`InputError` unless ``loss_fn`` is a mean over the examples of a batch.
+
+    A mean loss gives the same value for one example and for that example twice; a sum doubles.
+    (Checked in eval mode, so dropout does not interfere.)
+    """
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            one = loss_fn(model(inputs[:1]), targets[:1])
+            two = loss_fn(model(torch.cat([inputs[:1], inputs[:1]])), torch.cat([targets[:1], targets[:1]]))
+    finally:
+        model.train(was)
+    if one.numel() != 1 or not torch.allclose(one, two, rtol=1e-5, atol=1e-12):
+        raise InputError(
+            "`loss_fn` must return the MEAN loss over the batch (a scalar, e.g. F.cross_entropy with the default "
+            f"reduction='mean'); got {float(two.reshape(-1)[0]):.6g} for one example twice vs "
+            f"{float(one.reshape(-1)[0]):.6g} for it once."
+        )
 
 
 def trainable_params(model: nn.Module) -> dict[str, torch.Tensor]:
