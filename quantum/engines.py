@@ -186,19 +186,26 @@ class AerEngine:
         shots = np.asarray(shots_per_group, dtype=np.int64)
         if shots.ndim != 1:
             raise InputError("`shots_per_group` must be one (K,) allocation for the Aer sampler.")
-        circs, phi = self._basis_circuits(ansatz, grouped, measure=True)
-        binds = self._binds(phi, angles)
+        from qiskit import transpile
+        from qiskit_aer.primitives import SamplerV2
+
+        circs, _ = self._basis_circuits(ansatz, grouped, measure=True)
+        circs = transpile(circs, self.simulator(), optimization_level=0)
         means = np.empty((repeats, p, k_groups))
         var = np.empty((repeats, p, k_groups))
+        backend_options: dict[str, Any] = {"method": "statevector", "device": self.device,
+                                           "precision": self.precision}
+        if self.threads:
+            backend_options["max_parallel_threads"] = self.threads
         for r in range(repeats):
-            for n_k in np.unique(shots):  # Aer takes one shot count per job
-                ks = [k for k in range(k_groups) if shots[k] == n_k]
-                sim = self.simulator(seed=derive_seed(rng))
-                res = sim.run([circs[k] for k in ks], parameter_binds=[binds] * len(ks), shots=int(n_k)).result()
-                for j, k in enumerate(ks):
-                    for i in range(p):
-                        counts = {int(key.replace(" ", ""), 2): c for key, c in res.get_counts(j * p + i).items()}
-                        means[r, i, k], var[r, i, k] = _stats_from_counts(grouped, k, counts)
+            for k in range(k_groups):
+                # ONE SamplerV2 job per group, each with its own seed: PUBs of one job share the seed, and
+                # Aer then reuses the same random numbers for every PUB (groups become correlated)
+                sampler = SamplerV2(seed=derive_seed(rng), options={"backend_options": backend_options})
+                bits = sampler.run([(circs[k], angles, int(shots[k]))]).result()[0].data.meas
+                for i in range(p):
+                    counts = {int(key, 2): c for key, c in bits.get_counts(loc=i).items()}
+                    means[r, i, k], var[r, i, k] = _stats_from_counts(grouped, k, counts)
         return means, var
 
 
