@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures as cf
+import contextlib
 import datetime as _dt
 import html
 import math
@@ -40,7 +41,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -156,9 +157,22 @@ class _Direct:
             self.callback(item[1], item[2])
 
 
-def _limit_threads() -> None:  # pool initializer: one BLAS/torch thread per study process
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _one_thread_children() -> Iterator[None]:
+    """Processes started inside inherit one BLAS/OpenMP thread each (set before they import numpy)."""
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    os.environ.update({v: "1" for v in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
 
 
 def _validate_report(quick: Any, seed: Any, domains: Sequence[str], jobs: Any) -> tuple[int, tuple[str, ...], int]:
@@ -260,9 +274,9 @@ def _run_parallel(present: list[str], quick: bool, seqs: Mapping[str, Any], out:
         thread = threading.Thread(target=pump, daemon=True)
         thread.start()
         try:
-            with cf.ProcessPoolExecutor(max_workers=min(jobs, len(present)), mp_context=ctx,
-                                        initializer=_limit_threads) as pool:
-                futs = {pool.submit(_run_one, d, quick, seqs[d], str(out / d), queue): d for d in present}
+            with cf.ProcessPoolExecutor(max_workers=min(jobs, len(present)), mp_context=ctx) as pool:
+                with _one_thread_children():  # the workers are spawned by these submits
+                    futs = {pool.submit(_run_one, d, quick, seqs[d], str(out / d), queue): d for d in present}
                 for fut in cf.as_completed(futs):
                     d = futs[fut]
                     try:
