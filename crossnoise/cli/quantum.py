@@ -64,12 +64,17 @@ def molecules(names: str, seed: int, as_json: bool, out: str | None) -> None:
 @click.option("--engine", type=click.Choice(["statevector", "aer", "pennylane"]), default="statevector",
               show_default=True)
 @click.option("--device", type=click.Choice(["CPU", "GPU"]), default="CPU", show_default=True, help="Aer device.")
+@click.option("--pennylane-device", type=click.Choice(["default.qubit", "lightning.qubit"]), default="default.qubit",
+              show_default=True, help="PennyLane device of --engine pennylane.")
+@click.option("--method", type=click.Choice(["dhf", "pyscf"]), default=None,
+              help="Hartree–Fock backend of PennyLane qchem (default dhf; pyscf needs PySCF).")
 @click.option("--allocation", type=click.Choice(["coefficient", "uniform"]), default="coefficient", show_default=True)
 @click.option("--exact", "want_exact", is_flag=True, help="Compute e_exact for a custom geometry too.")
 @common_options
 def energy(molecule_name: str | None, geometry: str | None, charge: int | None, multiplicity: int | None,
            basis: str | None, active_electrons: int | None, active_orbitals: int | None, ansatz: str, layers: int,
-           theta_kind: str, shots: str, engine: str, device: str, allocation: str, want_exact: bool, seed: int,
+           theta_kind: str, shots: str, engine: str, device: str, pennylane_device: str, method: str | None,
+           allocation: str, want_exact: bool, seed: int,
            as_json: bool, out: str | None) -> None:
     """One finite-shot energy estimate at θ with its standard error and cost."""
     import numpy as np
@@ -90,7 +95,8 @@ def energy(molecule_name: str | None, geometry: str | None, charge: int | None, 
     if (molecule_name is None) == (geometry is None):
         raise InputError("give exactly one of `--molecule` (H2, LiH, BeH2, H2O) or `--geometry`.")
     overrides: dict[str, Any] = {k: v for k, v in {"charge": charge, "multiplicity": multiplicity, "basis": basis,
-                                 "active_electrons": active_electrons, "active_orbitals": active_orbitals}.items()
+                                 "active_electrons": active_electrons, "active_orbitals": active_orbitals,
+                                 "method": method}.items()
                                  if v is not None}
     if molecule_name is not None:
         spec = molecule(molecule_name, **overrides)
@@ -99,7 +105,7 @@ def energy(molecule_name: str | None, geometry: str | None, charge: int | None, 
         symbols, coords = parse_geometry(geometry)
         spec = custom_molecule(symbols, coords, **overrides)
         exact = want_exact
-    eng = get_engine(engine, device=device)
+    eng = get_engine(engine, device=device, **({"device_name": pennylane_device} if engine == "pennylane" else {}))
     h = build_hamiltonian(spec, exact=exact)
     a = hardware_efficient(h.n_qubits, h.n_electrons, check_positive_int(layers, "layers"), rz=True) \
         if ansatz == "hea" else uccsd(h.n_qubits, h.n_electrons)
@@ -112,7 +118,8 @@ def energy(molecule_name: str | None, geometry: str | None, charge: int | None, 
         "shots": batch.shots, "circuits": batch.circuits, "e_exact": h.e_exact if exact else None, "e_hf": h.e_hf,
         "n_qubits": h.n_qubits, "energy_at_theta": float(obj.exact(theta[None, :])[0]),
         "molecule": spec.name, "ansatz": a.name, "n_params": a.n_params, "n_groups": obj.n_groups,
-        "engine": engine if engine != "aer" else f"aer-{device}", "seed": seed,
+        "engine": {"aer": f"aer-{device}", "pennylane": f"pennylane-{pennylane_device}"}.get(engine, engine),
+        "seed": seed,
     }
     emit(payload, as_json)
 

@@ -112,3 +112,17 @@ def test_from_sparse_pauli_wraps_a_custom_operator():
     h = from_sparse_pauli(SparsePauliOp(["ZZ", "XX"], [1.0, 0.5]), 1)
     # sector N=1 is spanned by |01>, |10>: [[−1, 0.5], [0.5, −1]] → −1.5
     assert abs(h.e_exact + 1.5) < 1e-12 and h.e_hf == -1.0
+
+
+def test_pyscf_method_needs_pyscf():
+    import importlib.util
+
+    from crossnoise.validation import InputError
+
+    spec = custom_molecule(["H", "H"], [[0, 0, 0], [0, 0, 0.8]], method="pyscf")
+    if importlib.util.find_spec("pyscf") is None:
+        with pytest.raises(InputError, match="pip install pyscf"):
+            build_hamiltonian(spec, cache=False)
+    else:  # PySCF and dhf agree on the qubit Hamiltonian's ground energy
+        ref = build_hamiltonian(custom_molecule(["H", "H"], [[0, 0, 0], [0, 0, 0.8]]), cache=False)
+        assert abs(build_hamiltonian(spec, cache=False).e_exact - ref.e_exact) < 1e-6
