@@ -270,8 +270,12 @@ def run_cell(experiment: str, config: Mapping[str, Any], seed: int) -> dict[str,
 def _validate_run(workers: Any, retries: Any, scheduler: Any) -> tuple[int | None, int]:
     w = None if workers is None else check_positive_int(workers, "workers")
     r = check_nonnegative_int(retries, "retries")
-    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
-        raise InputError(f"`scheduler` must be an address such as tcp://HOST:8786; got {scheduler!r}.")
+    if scheduler is not None:
+        address = scheduler if isinstance(scheduler, str) and "://" in scheduler else f"tcp://{scheduler}"
+        if not isinstance(scheduler, str) or not re.fullmatch(
+                r"(tcp|tls)://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}", address):
+            raise InputError(f"`scheduler` must be an address tcp://HOST:PORT (or tls://HOST:PORT, or HOST:PORT); "
+                             f"got {scheduler!r}.")
     return w, r
 
 
@@ -293,9 +297,12 @@ def _connect(scheduler: str | None, workers: int | None, timeout: float):
     t0 = time.monotonic()
     try:
         client = Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - refused, timed out, or something that is not a dask scheduler
+        detail = str(exc).splitlines()[0][:160] if str(exc) else ""
+        if not isinstance(exc, (OSError, TimeoutError)):
+            detail = f"something answered, but not as a dask scheduler: {detail}"
         raise InputError(f"`scheduler`: could not connect to a dask scheduler at {scheduler!r} within "
-                         f"{time.monotonic() - t0:.0f} s ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}).") from None
+                         f"{max(time.monotonic() - t0, 0.0):.0f} s ({type(exc).__name__}: {detail}).") from None
     return client, None
 
 

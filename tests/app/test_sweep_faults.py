@@ -253,3 +253,11 @@ def test_external_scheduler_runs_the_sweep(tmp_path):
             except ProcessLookupError:
                 pass
             p.wait(timeout=30)
+
+
+@pytest.mark.parametrize("address", ["foo:bar", "ucx://127.0.0.1:8786", "tcp://", "host:99999999"])
+def test_malformed_scheduler_address_exit_2(run_cli, tmp_path, address):
+    (tmp_path / "s.toml").write_text(SWEEP)
+    r = run_cli("sweep", "run", tmp_path / "s.toml", "--scheduler", address, "--db", tmp_path / "r.sqlite", cwd=tmp_path)
+    assert r.returncode == 2 and "tcp://HOST:PORT" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.sqlite").exists()
