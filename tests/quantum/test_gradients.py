@@ -130,3 +130,23 @@ def test_budget_errors(h2):
         spsa_plan(theta, 10, c=0)
     with pytest.raises(InputError, match="length d = 16"):
         parameter_shift_plan(h2.ansatz, np.zeros(3), 10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ansatz", ["hea", "uccsd"])
+def test_ten_qubit_lih_parameter_shift_statistics(ansatz):
+    """LiH (10 qubits, 64 groups): the same unbiasedness and χ² variance test as for H2.
+
+    d ≤ 40 components, Bonferroni 4σ per component (family false alarm ≤ 40·6e-5 = 2.5e-3).
+    """
+    obj = energy_objective("LiH", ansatz=ansatz, layers=2)
+    theta = np.random.default_rng(8).uniform(-0.5, 0.5, obj.n_params)
+    plan = parameter_shift_plan(obj.ansatz, theta, 6400)
+    angles = plan.points if plan.space == "angles" else obj.ansatz.angles(plan.points)
+    r = 120
+    g = plan.apply(np.stack([b.values for b in obj.evaluate_angles(angles, 6400, rng=4, repeats=r)]))
+    v = (plan.combine**2) @ obj.variance_angles(angles, 6400)
+    assert np.all(np.abs(g.mean(0) - exact_gradient(obj, theta)) < 4 * np.sqrt(v / r))
+    dof = len(v) * (r - 1)
+    chi2 = np.sum((r - 1) * g.var(0, ddof=1) / v)
+    assert stats.chi2.ppf(5e-4, dof) < chi2 < stats.chi2.ppf(1 - 5e-4, dof)
