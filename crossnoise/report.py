@@ -49,7 +49,7 @@ from typing import Any
 
 from crossnoise.rng import spawn_seeds
 from crossnoise.study import DomainStudy, ProgressCallback
-from crossnoise.validation import InputError, check_nonnegative_int, check_positive_int
+from crossnoise.validation import InputError, check_nonnegative_int, check_positive_int, warn_degenerate
 
 __all__ = ["DOMAINS", "DomainOutcome", "Report", "load_study", "run_report", "write_report", "table_rows"]
 
@@ -239,6 +239,8 @@ def run_report(
             results[d] = ("missing", None, why, 0.0)
         else:
             present.append(d)
+    if not present:
+        warn_degenerate("no domain study could run (all missing or failed to import); the report shows only that.")
     if jobs == 1 or len(present) <= 1:
         for d in present:
             results[d] = _run_one(d, quick, seqs[d], str(out / d), _Direct(callbacks[d]))

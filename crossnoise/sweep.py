@@ -44,7 +44,13 @@ from typing import Any
 
 from crossnoise.experiments import Experiment, get_experiment
 from crossnoise.store import ResultsStore, RunRecord, code_version, run_id, utc_now
-from crossnoise.validation import InputError, check_nonnegative_int, check_positive_float, check_positive_int
+from crossnoise.validation import (
+    InputError,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+    warn_degenerate,
+)
 
 __all__ = ["Cell", "SweepSpec", "SweepResult", "load_sweep", "parse_sweep", "run_sweep", "run_cell"]
 
@@ -81,11 +87,16 @@ class SweepSpec:
         version = code_version(exp.version)
         keys = [k for k, _ in self.grid]
         out: dict[str, Cell] = {}
+        n_points = 0
         for values in itertools.product(*(v for _, v in self.grid)):
             config = exp.resolve_config(self.fixed | dict(zip(keys, values, strict=True)))
             for seed in self.seeds:
                 rid = run_id(exp.name, config, seed, version)
+                n_points += 1
                 out.setdefault(rid, Cell(rid, config, seed))
+        if len(out) < n_points:
+            warn_degenerate(f"sweep {self.name}: {n_points - len(out)} of {n_points} cells repeat another cell "
+                            f"(equal grid values); each is run once.", stacklevel=2)
         return list(out.values())
 
 
