@@ -158,7 +158,7 @@ def plot_augment(result: ExperimentResult, path: str | Path) -> Path:
                     label=label)
         a2.errorbar(steps, [q["b_simple"] for q in r], yerr=[q["b_simple_se"] for q in r], fmt=fmt, color=color,
                     label=label)
-    a1.set(xscale="symlog", yscale="log", xlabel="SGD step", ylabel="tr Σ", title="per-example gradient variance")
-    a2.set(xscale="symlog", yscale="log", xlabel="SGD step", ylabel="B_simple", title="noise scale")
+    a1.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="SGD step", ylabel="tr Σ", title="per-example gradient variance")
+    a2.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="SGD step", ylabel="B_simple", title="noise scale")
     a1.legend(fontsize=6)
     return save_figure(fig, path)

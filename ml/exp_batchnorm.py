@@ -162,7 +162,7 @@ def plot_batchnorm(result: ExperimentResult, path: str | Path) -> Path:
         if name == "no-bn":
             a1.errorbar(steps, [q["per_example_b_simple"] for q in r], yerr=[q["per_example_b_simple_se"] for q in r],
                         fmt="s--", color=color, alpha=0.6, label=f"{name}: per-example")
-    a1.set(xscale="symlog", yscale="log", xlabel="SGD step", ylabel="B_simple", title="noise scale along training")
+    a1.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="SGD step", ylabel="B_simple", title="noise scale along training")
     a1.legend(fontsize=7)
     scale = result.extra["scale_invariance"]
     for when, ls in (("init", ":"), ("trained", "-")):

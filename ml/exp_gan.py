@@ -128,6 +128,6 @@ def plot_gan(result: ExperimentResult, path: str | Path) -> Path:
     st = [max(r["step"], 0.5) for r in mix]
     a3.errorbar(st, [r["d_b_simple"] for r in mix], yerr=[r["d_b_simple_se"] for r in mix], fmt="o-", label="D")
     a3.errorbar(st, [r["g_b_simple"] for r in mix], yerr=[r["g_b_simple_se"] for r in mix], fmt="s-", label="G")
-    a3.set(xscale="symlog", yscale="log", xlabel="step", ylabel="B_simple", title="2-D mixture GAN")
+    a3.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="step", ylabel="B_simple", title="2-D mixture GAN")
     a3.legend(fontsize=7)
     return save_figure(fig, path)

@@ -145,9 +145,9 @@ def plot_standardize(result: ExperimentResult, path: str | Path) -> Path:
         steps = [max(q["step"], 0.5) for q in r]
         a1.plot(steps, [q["b_simple"] for q in r], "o-", color=color, label=f"{cond}: over the data set")
         a2.plot(steps, [q["top_share"] for q in r], "o-", color=color, label=cond)
-    a1.set(xscale="symlog", yscale="log", xlabel="SGD step", ylabel="B_simple = tr Σ/|G|²",
+    a1.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="SGD step", ylabel="B_simple = tr Σ/|G|²",
            title="noise scale (full data)")
-    a2.set(xscale="symlog", yscale="log", xlabel="SGD step", ylabel="max_j Σ_jj / tr Σ",
+    a2.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="SGD step", ylabel="max_j Σ_jj / tr Σ",
            title="anisotropy: top coordinate's share")
     a2.axhline(1 / 31, color="grey", ls=":", label="isotropic (1/d)")
     a1.legend(fontsize=7)

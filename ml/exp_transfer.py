@@ -111,6 +111,6 @@ def plot_transfer(result: ExperimentResult, path: str | Path) -> Path:
             vals = [e[f"{start}_{q}"] for e in by]
             err = [e[f"{start}_{q}_seed_se"] for e in by]
             ax.errorbar(steps, vals, yerr=[0 if e != e else e for e in err], fmt="o-", color=color, label=start)
-        ax.set(xscale="symlog", yscale="log", xlabel="SGD step on digits 5–9", title=title)
+        ax.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="SGD step on digits 5–9", title=title)
     axes[0].legend(fontsize=7)
     return save_figure(fig, path)

@@ -90,13 +90,13 @@ def _plot(curves: list, path: Path) -> Path:
     fig, (ax,) = new_figure(1, width=6.0, height=4.0)
     ax2 = ax.twinx()
     for i, c in enumerate(curves):
-        steps = [max(s, 0.5) for s, *_ in c]
+        steps = [s for s, *_ in c]
         bs = [b if math.isfinite(b) else float("nan") for _, b, _, _ in c]
         se = [e if math.isfinite(e) else 0.0 for _, _, e, _ in c]
         ax.errorbar(steps, bs, yerr=se, fmt="o-", color=f"C{i}", label=f"B_simple, run {i}")
         ax2.plot(steps, [l_ for *_, l_ in c], ":", color=f"C{i}", alpha=0.7)
     ax.axhline(BATCH, color="grey", ls="--", lw=1, label=f"training batch B = {BATCH}")
-    ax.set(xscale="symlog", yscale="log", xlabel="SGD step", ylabel="B_simple = tr Σ / |G|²  (examples)",
+    ax.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="SGD step", ylabel="B_simple = tr Σ / |G|²  (examples)",
            title="Gradient noise scale of a digits MLP along training")
     ax2.set(ylabel="training loss (dotted)", yscale="log")
     ax.legend(fontsize=7, loc="upper left")
@@ -132,7 +132,7 @@ def _reading(curves: list) -> str:
         parts.append("A second, independent run ends at " + ", ".join(_fmt(f, cv[-1][2]) for f, cv in
                                                                       zip(finals[1:], curves[1:])) + ".")
     parts.append("The standard errors cover the sampling of examples only (jackknife over the data set), not "
-                 "run-to-run variation.  McCandlish et al. (2018) report B_simple growing by an order of magnitude "
+                 "run-to-run variation. McCandlish et al. (2018) report B_simple growing by an order of magnitude "
                  "or more as the loss falls, on much larger data sets; here the last checkpoint is "
                  + (f"{b1 / b0:.1f}× the first." if math.isfinite(b0) and math.isfinite(b1) and b0 > 0
                     else "not comparable (no detectable gradient)."))
