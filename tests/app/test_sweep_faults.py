@@ -146,6 +146,7 @@ def test_kill_a_worker_mid_sweep_completes(tmp_path):
     assert len(_check_integrity(db)) == TOTAL
 
 
+@pytest.mark.slow  # ~15–30 s of process start-up on 2 shared cores; the kill tests above stay in the fast tier
 def test_ctrl_c_stops_cleanly_and_keeps_finished_cells(tmp_path):
     db = tmp_path / "r.sqlite"
     proc = _start(tmp_path)
