@@ -111,17 +111,21 @@ def steps_to_target(
     *,
     repeats: int = 3,
     rng: RNGLike = None,
+    resolution: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error of the steps at which the loss first reaches ``target_loss``.
 
     ``train(batch_size, rng=Generator) -> sequence of losses`` (one per step, e.g. the full-data
     loss) is run ``repeats`` times per batch size on independent streams.  A run that never reaches
-    the target raises :class:`InputError` (raise the step budget or the target).
+    the target raises :class:`InputError` (raise the step budget or the target).  ``resolution``
+    is the step granularity at which the loss was looked at: the SE is floored at the rounding
+    error resolution·√(1/12)/√k, so equal counts across repeats do not get an infinite weight.
     """
     bs = [check_positive_int(b, "batch_sizes") for b in batch_sizes]
     target = check_positive_float(target_loss, "target_loss")
     k = check_positive_int(repeats, "repeats", minimum=2)
+    res = check_positive_int(resolution, "resolution")
     gens = as_generator(rng).spawn(len(bs) * k)
     means, ses = [], []
     for i, b in enumerate(bs):
@@ -139,7 +143,6 @@ def steps_to_target(
                 progress(i * k + r + 1, len(bs) * k)
         h = np.asarray(hits, dtype=float)
         means.append(h.mean())
-        # Step counts are integers: floor the SE at the rounding error sqrt(1/12)/sqrt(k), so equal
-        # counts across repeats do not get an infinite weight in the fit.
-        ses.append(max(h.std(ddof=1), math.sqrt(1 / 12)) / math.sqrt(k))
+        # Step counts are multiples of the resolution: floor the SE at the rounding error.
+        ses.append(max(h.std(ddof=1), res * math.sqrt(1 / 12)) / math.sqrt(k))
     return np.asarray(means), np.asarray(ses)

@@ -129,6 +129,7 @@ _DISPLAY: dict[str, list[str]] = {
     "graphsage": ["fanout", "agg_var_measured", "agg_var_formula", "agg_ratio", "grad_var_trace", "formula_shape",
                   "grad_var_over_shape", "step_ms"],
     "transfer": ["seed", "start", "step", "loss", "trace_sigma", "grad_norm_sq", "b_simple"],
+    "critical": ["batch_size", "steps", "examples", "best_lr", "fit_steps"],
     "gan": ["step", "sim_r2", "sim_r2_closed_form", "sim_z", "alt_Q", "alt_Q_closed_form", "alt_z", "dirac_sim_r2",
             "dirac_linearised", "dirac_alt_r2"],
 }
@@ -208,4 +209,8 @@ _experiment("transfer", "(f) Fine-tune (digits 0–4 → 5–9) vs scratch: tr �
 _experiment("gan", "(g) Noisy GDA on x·y vs closed form, Dirac-GAN, 2-D mixture GAN noise scales.", [
     click.option("--runs", type=int, default=None, help="Independent runs for E r²."),
     click.option("--gan-steps", type=int, default=None, help="Mixture-GAN training steps."),
+])
+_experiment("critical", "Critical batch: steps to a target loss vs B (best lr per B), fit S = S_min + E_min/B.", [
+    click.option("--target-loss", type=float, default=None, help="Full-data loss to reach."),
+    click.option("--repeats", type=int, default=None, help="Independent runs per batch size."),
 ])

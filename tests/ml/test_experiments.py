@@ -134,3 +134,16 @@ def test_gan_experiment_small():
     res = run_gan(rng=0, runs=400, steps=20, gan_steps=4)
     assert res.summary["max_abs_z"] < 4.5
     assert len(res.extra["mixture"]) == 4 and all(r["d_b_simple"] > 0 for r in res.extra["mixture"])
+
+
+def test_critical_batch_from_training_small():
+    from crossnoise.ml.exp_critical import run_critical
+
+    res = run_critical(rng=0, batch_sizes=(8, 32, 128), lrs=(0.4,), repeats=2, target_loss=1.5, max_steps=300,
+                       eval_every=5)
+    steps = [r["steps"] for r in res.rows]
+    # fewer steps at larger batches; the loss is looked at every 5 steps, so no count is below 5
+    assert steps[0] > steps[-1] >= 5
+    s = res.summary
+    assert s["s_min"] > 0 and s["e_min"] > 0 and s["b_crit"] == pytest.approx(s["e_min"] / s["s_min"])
+    assert s["b_simple_at_target"] is not None and s["b_simple_at_target"] > 0
