@@ -1,8 +1,8 @@
 """``crossnoise ml`` — the gradient noise scale of neural-network training (PyTorch).
 
 Commands: ``noise-scale`` (B_simple of a task, JSON contract below) and the experiments
-``scaling``, ``standardize``, ``batchnorm``, ``augment``, ``graphsage``, ``transfer``, ``gan``
-(each: a table, a PNG under ``--out`` and ``--json``).  torch is imported only inside the
+``scaling``, ``standardize``, ``batchnorm``, ``augment``, ``graphsage``, ``transfer``, ``gan``,
+``critical`` (each: a table, a PNG under ``--out`` and ``--json``).  torch is imported only inside the
 commands, so ``crossnoise --help`` stays fast.
 
 ``crossnoise ml noise-scale --json`` → ``{"b_simple", "b_simple_se", "trace_sigma",
