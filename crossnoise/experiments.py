@@ -121,6 +121,15 @@ class Experiment:
     check: str | None = None
 
     @property
+    def source_modules(self) -> tuple[str, ...]:
+        """Modules whose source determines the numbers: the target's module and the domain package."""
+        mods = [self.target.split(":")[0]]
+        if self.requires:
+            parts = self.requires.split(".")
+            mods.append(".".join(parts[:2]) if parts[0] == "crossnoise" and len(parts) > 2 else self.requires)
+        return tuple(mods)
+
+    @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
 

@@ -295,7 +295,7 @@ def _record(store: Any, domain: str, study: DomainStudy, seed: int, quick: bool,
     from crossnoise.store import RunRecord, code_version, run_id, utc_now
 
     config = {"quick": quick, **study.config}
-    version = code_version(f"report-{REPORT_VERSION}")
+    version = code_version(f"report-{REPORT_VERSION}", ("crossnoise.report", f"crossnoise.{domain}"))
     rid = run_id(f"report.{domain}", config, seed, version)
     metrics = {"records": [r.to_dict() for r in study.records], "localization_unit": study.localization_unit,
                "reading": study.reading, "cost": dict(study.cost)}

@@ -53,6 +53,7 @@ __all__ = [
     "StoreError",
     "canonical_config",
     "code_version",
+    "source_digest",
     "resolve_db_path",
     "run_id",
     "utc_now",
@@ -137,11 +138,46 @@ def canonical_config(config: Mapping[str, Any]) -> str:
     return json.dumps(norm(_jsonable(dict(config))), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def code_version(experiment_version: str | int = "1") -> str:
-    """The code version that enters a run's id: the package version and the experiment's version."""
+def source_digest(modules: Sequence[str]) -> str:
+    """12 hex digits of sha256 over the source of ``modules`` (a package: every ``.py`` below it).
+
+    Enters the code version, so a stored run is reused only by the same code: an edit to the
+    experiment, its domain or the core gives new run ids (and recomputation), never stale numbers.
+    Modules that cannot be found contribute their name only.
+    """
+    import importlib.util
+
+    h = hashlib.sha256()
+    for name in sorted(set(modules)):
+        h.update(name.encode())
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:  # a package: all of its .py files
+            files = sorted(f for loc in spec.submodule_search_locations for f in Path(loc).rglob("*.py"))
+        elif spec.origin and spec.origin.endswith(".py"):
+            files = [Path(spec.origin)]
+        else:
+            files = []
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+CORE_MODULES = ("crossnoise.snr", "crossnoise.stats", "crossnoise.rng", "crossnoise.validation", "crossnoise.study")
+
+
+def code_version(experiment_version: str | int = "1", modules: Sequence[str] = ()) -> str:
+    """The code version that enters a run's id: package version, experiment version and, when
+    ``modules`` are given, :func:`source_digest` of them and the core."""
     from crossnoise import __version__
 
-    return f"crossnoise-{__version__}/exp-{experiment_version}"
+    text = f"crossnoise-{__version__}/exp-{experiment_version}"
+    return f"{text}/src-{source_digest((*CORE_MODULES, *modules))}" if modules else text
 
 
 def run_id(experiment: str, config: Mapping[str, Any], seed: int, version: str) -> str:

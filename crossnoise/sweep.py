@@ -84,7 +84,7 @@ class SweepSpec:
     def cells(self) -> list[Cell]:
         """All cells in a fixed order (grid in file order, last key fastest; seeds innermost), de-duplicated."""
         exp = get_experiment(self.experiment)
-        version = code_version(exp.version)
+        version = code_version(exp.version, exp.source_modules)
         keys = [k for k, _ in self.grid]
         out: dict[str, Cell] = {}
         n_points = 0
@@ -361,7 +361,7 @@ def run_sweep(
     done = store.done_ids(c.id for c in cells)
     todo = [c for c in cells if c.id not in done]
     total = len(cells)
-    version = code_version(exp.version)
+    version = code_version(exp.version, exp.source_modules)
     computed, failures, interrupted, n_workers, where = 0, [], False, 0, "none"
     if todo:
         exp.function()  # fail here, not in every cell, if the experiment's domain is missing

@@ -170,3 +170,23 @@ def test_export_csv_json_parquet(tmp_path):
     assert t["id"] == [r.id for r in recs] and t["metrics.snr"] == [2.0, 3.0, None]
     with pytest.raises(InputError, match="csv, parquet, json"):
         export_runs(recs, tmp_path / "r.xls", "xls")
+
+
+def test_code_version_follows_the_source(tmp_path, monkeypatch):
+    """An edit to an experiment's source gives a new code version, hence new run ids (no stale reuse)."""
+    import importlib
+
+    from crossnoise.store import source_digest
+
+    pkg = tmp_path / "cn_tmp_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "exp.py").write_text("def f(config, *, rng):\n    return {'x': 1}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    a = code_version("1", ("cn_tmp_pkg",))
+    assert a == code_version("1", ("cn_tmp_pkg",)) and "/src-" in a
+    (pkg / "exp.py").write_text("def f(config, *, rng):\n    return {'x': 2}\n")
+    b = code_version("1", ("cn_tmp_pkg",))
+    assert a != b and run_id("e", {}, 0, a) != run_id("e", {}, 0, b)
+    assert source_digest(["no_such_module_xyz"]) == source_digest(["no_such_module_xyz"])
