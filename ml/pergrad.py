@@ -78,7 +78,8 @@ def check_mean_loss(model: nn.Module, loss_fn: LossFn, inputs: torch.Tensor, tar
             two = loss_fn(model(torch.cat([inputs[:1], inputs[:1]])), torch.cat([targets[:1], targets[:1]]))
     finally:
         model.train(was)
-    if one.numel() != 1 or not torch.allclose(one, two, rtol=1e-5, atol=1e-12):
+    # float32 batches of 1 and 2 take different BLAS paths (~1e-5 relative); a sum doubles: 1% separates them
+    if one.numel() != 1 or not torch.allclose(one, two, rtol=1e-2, atol=1e-12):
         raise InputError(
             "`loss_fn` must return the MEAN loss over the batch (a scalar, e.g. F.cross_entropy with the default "
             f"reduction='mean'); got {float(two.reshape(-1)[0]):.6g} for one example twice vs "
