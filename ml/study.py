@@ -95,12 +95,15 @@ def _plot(curves: list, path: Path) -> Path:
         bs = [r[1] if _resolved(r) else float("nan") for r in c]
         se = [r[2] if _resolved(r) else 0.0 for r in c]
         ax.errorbar(steps, bs, yerr=se, fmt="o-", color=f"C{i}", label=f"B_simple, run {i}")
+        lower = [(r[0], r[4] / (max(r[5], 0.0) + 2 * r[6])) for r in c if not _resolved(r) and r[6] > 0]
+        if lower:
+            ax.plot(*zip(*lower), "^", color=f"C{i}", mfc="none", label="lower bound (|G|² unresolved)" if i == 0 else None)
         ax2.plot(steps, [r[3] for r in c], ":", color=f"C{i}", alpha=0.7)
     ax.axhline(BATCH, color="grey", ls="--", lw=1, label=f"training batch B = {BATCH}")
     ax.set(xscale="symlog", xlim=(0, None), yscale="log", xlabel="SGD step", ylabel="B_simple = tr Σ / |G|²  (examples)",
            title="Gradient noise scale of a digits MLP along training")
     ax2.set(ylabel="training loss (dotted)", yscale="log")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower left")
     return save_figure(fig, path)
 
 
