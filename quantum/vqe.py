@@ -222,10 +222,16 @@ def make_optimizer(name: str, problem: VQEProblem, *, budget: int, shots: int | 
             raise InputError(f"`shots` must be at least {floor} for {problem.molecule} (≥ 2 shots in each of "
                              f"{problem.objective.energy.n_groups} measurement groups); got {n}.")
     rule = problem.shift_rule
-    if name in ("spsa", "qnspsa", "2spsa") and problem.ansatz.name.startswith("uccsd"):
-        # UCCSD amplitudes from HF are small (|θ*| ≈ 0.1 for H2 and LiH): calibrate the first step to
-        # 0.1 rad instead of Qiskit's 2π/10, which is sized for hardware-efficient angles
-        options.setdefault("target_step", 0.1)
+    if problem.ansatz.name.startswith("uccsd"):
+        # UCCSD amplitudes from HF are small (|θ*| ≲ 0.1 for H2 and LiH) and most start at a zero
+        # gradient (Brillouin): size the first step of the per-component methods (SPSA's calibrated
+        # step, Adam's ±lr) to a NORM of 0.1 rad, i.e. 0.1/√d per component, instead of Qiskit's
+        # 2π/10 per component, which is sized for hardware-efficient angles
+        first = 0.1 / math.sqrt(problem.n_params)
+        if name in ("spsa", "qnspsa", "2spsa"):
+            options.setdefault("target_step", first)
+        elif name == "ps-adam":
+            options.setdefault("learning_rate", first)
     if name == "spsa":
         return SPSA(shots=n, **options)
     if name == "qnspsa":
