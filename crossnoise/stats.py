@@ -45,6 +45,7 @@ __all__ = [
     "StreamingMoments",
     "unbiased_mean_norm_sq",
     "mean_norm_and_trace",
+    "norm_and_trace_from_centered",
     "NormTraceEstimate",
     "two_size_estimate",
     "TwoSizeEstimate",
@@ -253,15 +254,31 @@ def mean_norm_and_trace(samples: Any) -> NormTraceEstimate:
     matters when d is large (Efron & Stein 1981).  Needs n ≥ 3.
     """
     x = _as_samples(samples, min_rows=3)
-    n = x.shape[0]
-    m = n - 1
     mean = x.mean(axis=0)
     c = x - mean
-    csq = np.einsum("ij,ij->i", c, c)
+    return norm_and_trace_from_centered(mean, np.einsum("ij,ij->i", c, c), c @ mean)
+
+
+def norm_and_trace_from_centered(mean: Any, centered_sq: Any, centered_dot: Any) -> NormTraceEstimate:
+    """:func:`mean_norm_and_trace` from per-sample scalars, without the samples themselves.
+
+    ``centered_sq[i]`` = :math:`|x_i - \bar x|^2` and ``centered_dot[i]`` = :math:`(x_i - \bar x)\cdot\bar x`
+    (n ≥ 3 entries each).  For streaming per-example gradients these follow from
+    :math:`|g_i|^2` and :math:`g_i\cdot\bar g` alone: :math:`|c_i|^2 = |g_i|^2 - 2 g_i\cdot\bar g + |\bar g|^2`,
+    :math:`c_i\cdot\bar g = g_i\cdot\bar g - |\bar g|^2`, so memory stays O(n + d).
+    """
+    mean = check_finite_array(mean, "mean", ndim=1)
+    csq = check_finite_array(centered_sq, "centered_sq", ndim=1, min_rows=3)
+    cdot = check_finite_array(centered_dot, "centered_dot", ndim=1)
+    if cdot.shape != csq.shape:
+        raise InputError(f"`centered_dot` must have the length of `centered_sq` ({csq.size}); got {cdot.size}.")
+    n = csq.size
+    m = n - 1
+    msq = float(mean @ mean)
     total = csq.sum()
     trace = total / m
-    norm_sq = float(mean @ mean) - trace / n
-    loo_mean_sq = mean @ mean - 2.0 * (c @ mean) / m + csq / m**2
+    norm_sq = msq - trace / n
+    loo_mean_sq = msq - 2.0 * cdot / m + csq / m**2
     loo_trace = (total - csq * n / m) / (m - 1)
     loo_norm = loo_mean_sq - loo_trace / m
     theta = np.stack([loo_norm, loo_trace])

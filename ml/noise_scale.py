@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from crossnoise.snr import SignalNoise
-from crossnoise.stats import NormTraceEstimate, mean_norm_and_trace
+from crossnoise.stats import NormTraceEstimate, mean_norm_and_trace, norm_and_trace_from_centered
 from crossnoise.validation import InputError, check_finite_array, check_positive_int, warn_degenerate
 
 from .linear_norms import NotApplicable, linear_norms_and_dots
@@ -309,16 +309,4 @@ def _jackknife_from_scalars(v: torch.Tensor, sq: torch.Tensor, dot: torch.Tensor
     """The closed-form jackknife of :func:`crossnoise.stats.mean_norm_and_trace` from ḡ, |g_i|², g_i·ḡ."""
     mean = v.numpy()
     msq = float(mean @ mean)
-    csq = (sq - 2 * dot + msq).numpy()
-    cdot = (dot - msq).numpy()
-    m = n - 1
-    total = float(csq.sum())
-    trace = total / m
-    norm_sq = msq - trace / n
-    loo_mean_sq = msq - 2.0 * cdot / m + csq / m**2
-    loo_trace = (total - csq * n / m) / (m - 1)
-    loo_norm = loo_mean_sq - loo_trace / m
-    theta = np.stack([loo_norm, loo_trace])
-    dev = theta - theta.mean(axis=1, keepdims=True)
-    cov = (n - 1) / n * (dev @ dev.T)
-    return mean, NormTraceEstimate(mean, float(norm_sq), float(trace), cov, n)
+    return mean, norm_and_trace_from_centered(mean, (sq - 2 * dot + msq).numpy(), (dot - msq).numpy())

@@ -25,9 +25,9 @@ def main() -> int:
         for src, dst in LAYOUT.items():
             shutil.copytree(ROOT / src, Path(tmp) / dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         env = dict(os.environ, PYTHONPATH=tmp + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        shutil.copy(ROOT / ".importlinter", tmp)  # found in the working folder by every import-linter 2.x
         lint = Path(sys.executable).with_name("lint-imports")
-        cmd = [str(lint), "--config", str(ROOT / ".importlinter"), "--no-cache"]
-        return subprocess.call(cmd, cwd=tmp, env=env)
+        return subprocess.call([str(lint), "--no-cache"], cwd=tmp, env=env)
 
 
 if __name__ == "__main__":

@@ -197,3 +197,17 @@ def test_ratio_ema_smooths_parts_separately():
 def test_ratio_ema_rejects_nan():
     with pytest.raises(InputError, match="finite"):
         RatioEMA().update(float("nan"), 1.0)
+
+
+def test_norm_and_trace_from_centered_scalars_matches_samples():
+    from crossnoise.stats import norm_and_trace_from_centered
+
+    x = np.random.default_rng(12).normal(loc=0.3, size=(40, 9))
+    g = x.mean(axis=0)
+    sq, dot = np.einsum("ij,ij->i", x, x), x @ g
+    a = mean_norm_and_trace(x)
+    b = norm_and_trace_from_centered(g, sq - 2 * dot + g @ g, dot - g @ g)
+    assert b.mean_norm_sq == pytest.approx(a.mean_norm_sq, rel=1e-10)
+    np.testing.assert_allclose(b.covariance, a.covariance, rtol=1e-8)
+    with pytest.raises(InputError, match="`centered_dot`"):
+        norm_and_trace_from_centered(g, sq, dot[:-1])
