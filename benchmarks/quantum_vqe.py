@@ -191,10 +191,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer iterations and seeds")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--molecules", default="H2,LiH", help="comma-separated: H2, LiH")
+    ap.add_argument("--iterations", type=int, default=None, help="override the SPSA iterations")
+    ap.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
     args = ap.parse_args()
     seeds = [0, 1] if args.quick else [0, 1, 2]
+    if args.seeds is not None:
+        seeds = list(range(args.seeds))
     settings = {"H2": (20 if args.quick else 100, 200, 10.0), "LiH": (4 if args.quick else 15, 100, 2.0)}
-    results = [bench(m, settings[m][0], settings[m][1], seeds, a=0.2, c=0.2, A=settings[m][2])
+    results = [bench(m, args.iterations or settings[m][0], settings[m][1], seeds, a=0.2, c=0.2, A=settings[m][2])
                for m in args.molecules.split(",")]
     for r in results:
         print(f"== {r['molecule']}: {r['n_qubits']} qubits, {r['n_terms']} terms, {r['n_groups']} QWC groups, UCCSD d = {r['d']}; "
