@@ -176,8 +176,10 @@ def compare_optimizers(molecule: Any = "H2", optimizers: Any = ("spsa", "ps-gd")
     by_name: dict[str, list[VQEResult]] = {n: [] for n in names}
     done = 0
     for s in seed_list:
-        seed_seq = np.random.SeedSequence([int(root), int(s)])
         for n in names:
+            # a fresh SeedSequence per run: spawning from a shared one would advance its child
+            # counter, making a run's stream depend on which optimizers ran before it
+            seed_seq = np.random.SeedSequence([int(root), int(s)])
             r = run_vqe(problem, n, budget=budget, shots=shots, rng=np.random.default_rng(seed_seq),
                         record_every=record_every)
             runs.append(r)

@@ -41,6 +41,9 @@ def test_comparison_summaries_are_consistent_with_the_runs(small, tmp_path):
 def test_comparison_is_reproducible_and_seeds_share_the_start(small):
     again = compare_optimizers("H2", "spsa,ps-gd", budget=6_000, seeds=[0, 1, 2], shots=50, rng=7)
     assert [r.final_error for r in again.runs] == [r.final_error for r in small.runs]
+    # a run's stream does not depend on which other optimizers are compared
+    alone = compare_optimizers("H2", "ps-gd", budget=6_000, seeds=[0, 1, 2], shots=50, rng=7)
+    assert [r.final_error for r in alone.runs] == [r.final_error for r in small.runs if r.optimizer == "ps-gd"]
     with pytest.warns(RuntimeWarning, match="one seed"):
         other = compare_optimizers("H2", "spsa", budget=6_000, seeds=[0], shots=50, rng=8)
     assert other.runs[0].final_error != small.runs[0].final_error
