@@ -37,7 +37,14 @@ import numpy as np
 
 from crossnoise.quantum.objective import NoisyObjective
 from crossnoise.quantum.optim_base import EvaluationFailed, OptState, ShotLedger, StepOptimizer, evaluate
-from crossnoise.quantum.optim_spsa import calibrate_a, check_spsa_gains, rademacher, spsa_gradient
+from crossnoise.quantum.optim_spsa import (
+    blocking_energy,
+    blocking_step,
+    calibrate_a,
+    check_spsa_gains,
+    rademacher,
+    spsa_gradient,
+)
 from crossnoise.validation import InputError, check_choice, check_positive_float, check_positive_int
 
 __all__ = ["SecondOrderSPSA", "make_spd"]
@@ -119,8 +126,7 @@ class SecondOrderSPSA(StepOptimizer):
                                     steps=self.calibration_steps, shots=self.shots, rng=rng, ledger=ledger)
         energy = se = math.nan
         if self.blocking:
-            batch, ledger = evaluate(objective, x0[None, :], self.shots, rng=rng, ledger=ledger, purpose="blocking")
-            energy, se = float(batch.values[0]), float(batch.standard_errors[0])
+            energy, se, ledger = blocking_energy(objective, x0, self.shots, rng=rng, ledger=ledger)
         d = x0.shape[0]
         aux = {"a": float(a), "A": float(A), "H": np.zeros((d, d)), "n_metric": 0, "accepted": 0, "rejected": 0}
         return OptState(x0.copy(), 0, ledger, energy, se, math.nan, aux)
@@ -168,13 +174,6 @@ class SecondOrderSPSA(StepOptimizer):
         cand = x - ak * direction
         energy, se = f_mean, f_se
         if self.blocking:
-            batch, ledger = evaluate(objective, cand[None, :], self.shots, rng=rng, ledger=ledger, purpose="blocking")
-            f_new, se_new = float(batch.values[0]), float(batch.standard_errors[0])
-            tol = self.blocking_sigmas * math.hypot(np.nan_to_num(se_new), np.nan_to_num(state.energy_se))
-            if f_new < state.energy + tol:
-                new_aux["accepted"] = aux["accepted"] + 1
-                energy, se = f_new, se_new
-            else:
-                new_aux["rejected"] = aux["rejected"] + 1
-                cand, energy, se = x, state.energy, state.energy_se
+            cand, energy, se, ledger = blocking_step(objective, state, cand, self.shots, self.blocking_sigmas, new_aux,
+                                                     rng=rng, ledger=ledger)
         return OptState(cand, k + 1, ledger, energy, se, float(np.linalg.norm(grad)), new_aux)

@@ -151,8 +151,7 @@ class SPSA(StepOptimizer):
         aux: dict[str, Any] = {"a": float(a), "A": float(A), "history": (x0.copy(),), "accepted": 0, "rejected": 0}
         energy = se = math.nan
         if self.blocking:
-            batch, ledger = evaluate(objective, x0[None, :], self.shots, rng=rng, ledger=ledger, purpose="blocking")
-            energy, se = float(batch.values[0]), float(batch.standard_errors[0])
+            energy, se, ledger = blocking_energy(objective, x0, self.shots, rng=rng, ledger=ledger)
         return OptState(x0.copy(), 0, ledger, energy, se, math.nan, aux)
 
     def step(self, state: OptState, objective: NoisyObjective, *, rng: np.random.Generator) -> OptState:
@@ -165,16 +164,8 @@ class SPSA(StepOptimizer):
         energy, se = f_mean, f_se  # (f+ + f−)/2: an O(c²)-biased estimate of E(x_k)
         new_aux = dict(aux)
         if self.blocking:
-            batch, ledger = evaluate(objective, cand[None, :], self.shots, rng=rng, ledger=ledger, purpose="blocking")
-            f_new, se_new = float(batch.values[0]), float(batch.standard_errors[0])
-            # a callable objective has no standard errors (NaN): its tolerance is then 0
-            tol = self.blocking_sigmas * math.hypot(np.nan_to_num(se_new), np.nan_to_num(state.energy_se))
-            if f_new < state.energy + tol:
-                new_aux["accepted"] = aux["accepted"] + 1
-                energy, se = f_new, se_new
-            else:
-                new_aux["rejected"] = aux["rejected"] + 1
-                cand, energy, se = x, state.energy, state.energy_se
+            cand, energy, se, ledger = blocking_step(objective, state, cand, self.shots, self.blocking_sigmas, new_aux,
+                                                     rng=rng, ledger=ledger)
         new_aux["history"] = (aux["history"] + (cand.copy(),))[-self.averaging:]
         return OptState(cand, k + 1, ledger, energy, se, float(np.linalg.norm(grad)), new_aux)
 
@@ -183,6 +174,31 @@ class SPSA(StepOptimizer):
         if not hist or self.averaging == 1:
             return state.params
         return np.mean(np.stack(hist), axis=0)
+
+
+def blocking_energy(objective: NoisyObjective, x: np.ndarray, shots: int, *, rng: np.random.Generator,
+                    ledger: ShotLedger) -> tuple[float, float, ShotLedger]:
+    """One counted evaluation at ``x`` (purpose ``"blocking"``): energy, its standard error, the new ledger."""
+    batch, ledger = evaluate(objective, x[None, :], shots, rng=rng, ledger=ledger, purpose="blocking")
+    return float(batch.values[0]), float(batch.standard_errors[0]), ledger
+
+
+def blocking_step(objective: NoisyObjective, state: OptState, cand: np.ndarray, shots: int, sigmas: float,
+                  aux: dict[str, Any], *, rng: np.random.Generator, ledger: ShotLedger
+                  ) -> tuple[np.ndarray, float, float, ShotLedger]:
+    """Spall's blocking: accept ``cand`` only if its energy rises by less than ``sigmas`` standard errors.
+
+    The tolerance is :math:`k\sqrt{se_{new}^2 + se_{old}^2}` from the estimates' own standard
+    errors (a callable objective has none — NaN — so its tolerance is 0).  Counts accepted and
+    rejected steps in ``aux`` (updated in place) and returns (point, energy, se, ledger).
+    """
+    f_new, se_new, ledger = blocking_energy(objective, cand, shots, rng=rng, ledger=ledger)
+    tol = sigmas * math.hypot(np.nan_to_num(se_new), np.nan_to_num(state.energy_se))
+    if f_new < state.energy + tol:
+        aux["accepted"] += 1
+        return cand, f_new, se_new, ledger
+    aux["rejected"] += 1
+    return state.params, state.energy, state.energy_se, ledger
 
 
 def spsa_gradient(objective: NoisyObjective, x: np.ndarray, ck: float, resamplings: int, shots: int, *,
