@@ -19,9 +19,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import statistics
-import time
-
 import torch
 import torch.nn.functional as F
 from backpack import backpack, extend
@@ -30,16 +27,7 @@ from backpack.extensions import BatchGrad, Variance
 from crossnoise.ml.noise_scale import gradient_noise_scale
 from crossnoise.ml.pergrad import per_example_grads
 from crossnoise.ml.tasks import digits_mlp, load_digits, torch_generator
-
-
-def interleaved(fns, repeats):
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t0)
-    return [(statistics.median(t), min(t)) for t in times]
+from timing import interleaved
 
 
 def main():

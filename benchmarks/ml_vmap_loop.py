@@ -10,25 +10,12 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import statistics
-import time
-
 import torch
 import torch.nn.functional as F
 
 from crossnoise.ml.pergrad import per_example_grads, per_example_grads_loop
 from crossnoise.ml.tasks import digits_mlp, load_digits, torch_generator
-
-
-def interleaved(fns, repeats):
-    """Median and minimum seconds of each function, run in turn (fair under a shared, busy CPU)."""
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t0)
-    return [(statistics.median(t), min(t)) for t in times]
+from timing import interleaved
 
 
 def main():
