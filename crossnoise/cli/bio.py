@@ -51,6 +51,20 @@ def preset_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def ensemble_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The ensemble's options, shared by ``pattern`` and ``profile``."""
+    opts = [
+        click.option("--embryos", type=int, default=10_000, show_default=True, help="Embryos in the ensemble."),
+        click.option("--noise", default=None, help="none, poisson, cv:<CV>, berg-purcell:<T s>; default: the preset's."),
+        click.option("--production-scale", type=float, default=1.0, show_default=True, help="Multiply the source flux."),
+        click.option("--n-time", type=int, default=1, show_default=True, help="Independent readouts averaged in time."),
+        click.option("--neighbours", type=int, default=0, show_default=True, help="Neighbours averaged on each side."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
 def _preset(kwargs: dict[str, Any]) -> Any:
     from crossnoise.bio.presets import get_preset
 
@@ -129,11 +143,7 @@ def gradient(n_cells: int, seed: int, as_json: bool, out: str | None, **kwargs: 
 
 @group.command()
 @preset_options
-@click.option("--embryos", type=int, default=10_000, show_default=True, help="Embryos in the ensemble.")
-@click.option("--noise", default=None, help="none, poisson, cv:<CV>, berg-purcell:<T s>; default: the preset's.")
-@click.option("--production-scale", type=float, default=1.0, show_default=True, help="Multiply the source flux.")
-@click.option("--n-time", type=int, default=1, show_default=True, help="Independent readouts averaged in time.")
-@click.option("--neighbours", type=int, default=0, show_default=True, help="Neighbours averaged on each side.")
+@ensemble_options
 @common_options
 @_forward_warnings
 def pattern(embryos: int, noise: str | None, production_scale: float, n_time: int, neighbours: int, seed: int,
@@ -155,11 +165,7 @@ def pattern(embryos: int, noise: str | None, production_scale: float, n_time: in
 
 @group.command()
 @preset_options
-@click.option("--embryos", type=int, default=10_000, show_default=True, help="Embryos in the ensemble.")
-@click.option("--noise", default=None, help="none, poisson, cv:<CV>, berg-purcell:<T s>; default: the preset's.")
-@click.option("--production-scale", type=float, default=1.0, show_default=True, help="Multiply the source flux.")
-@click.option("--n-time", type=int, default=1, show_default=True, help="Independent readouts averaged in time.")
-@click.option("--neighbours", type=int, default=0, show_default=True, help="Neighbours averaged on each side.")
+@ensemble_options
 @common_options
 @_forward_warnings
 def profile(embryos: int, noise: str | None, production_scale: float, n_time: int, neighbours: int, seed: int,
