@@ -38,12 +38,12 @@ import numpy as np
 from crossnoise.quantum.objective import NoisyObjective
 from crossnoise.quantum.optim_base import EvaluationFailed, OptState, ShotLedger, StepOptimizer, evaluate
 from crossnoise.quantum.optim_spsa import (
-    blocking_energy,
     blocking_step,
-    calibrate_a,
     check_spsa_gains,
     rademacher,
     spsa_gradient,
+    spsa_init_cost,
+    spsa_start,
 )
 from crossnoise.validation import InputError, check_choice, check_positive_float, check_positive_int
 
@@ -104,8 +104,7 @@ class SecondOrderSPSA(StepOptimizer):
             raise InputError(f"`hessian_delay` must be a non-negative integer; got {self.hessian_delay!r}.")
 
     def init_cost(self, n_params: int) -> int:
-        cal = 0 if self.a is not None else 2 * self.calibration_steps * self.shots
-        return cal + (self.shots if self.blocking else 0)
+        return spsa_init_cost(self)
 
     def next_cost(self, state: OptState | None, n_params: int) -> int:
         k = 0 if state is None else state.iteration
@@ -118,17 +117,9 @@ class SecondOrderSPSA(StepOptimizer):
             raise InputError("QN-SPSA (`metric='fidelity'`) needs an objective with a `fidelity(thetas_a, thetas_b, "
                              f"shots, *, rng)` method; {type(objective).__name__} has none (use metric='hessian').")
         x0 = np.asarray(x0, dtype=float)
-        ledger = ShotLedger()
-        A = self.A if self.A is not None else 0.1 * (max_iterations or 100)
-        a = self.a
-        if a is None:
-            a, ledger = calibrate_a(objective, x0, c=self.c, A=A, alpha=self.alpha, target_step=self.target_step,
-                                    steps=self.calibration_steps, shots=self.shots, rng=rng, ledger=ledger)
-        energy = se = math.nan
-        if self.blocking:
-            energy, se, ledger = blocking_energy(objective, x0, self.shots, rng=rng, ledger=ledger)
+        a, A, energy, se, ledger = spsa_start(self, objective, x0, rng=rng, max_iterations=max_iterations)
         d = x0.shape[0]
-        aux = {"a": float(a), "A": float(A), "H": np.zeros((d, d)), "n_metric": 0, "accepted": 0, "rejected": 0}
+        aux = {"a": a, "A": A, "H": np.zeros((d, d)), "n_metric": 0, "accepted": 0, "rejected": 0}
         return OptState(x0.copy(), 0, ledger, energy, se, math.nan, aux)
 
     def _metric_sample(self, objective: NoisyObjective, x: np.ndarray, *, rng: np.random.Generator,

@@ -131,8 +131,7 @@ class SPSA(StepOptimizer):
 
     # ------------------------------------------------------------------ costs
     def init_cost(self, n_params: int) -> int:
-        cal = 0 if self.a is not None else 2 * self.calibration_steps * self.shots
-        return cal + (self.shots if self.blocking else 0)
+        return spsa_init_cost(self)
 
     def next_cost(self, state: OptState | None, n_params: int) -> int:
         return 2 * self.resamplings * self.shots + (self.shots if self.blocking else 0)
@@ -141,17 +140,9 @@ class SPSA(StepOptimizer):
     def init(self, x0: np.ndarray, objective: NoisyObjective, *, rng: np.random.Generator,
              max_iterations: int | None = None) -> OptState:
         x0 = np.asarray(x0, dtype=float)
-        ledger = ShotLedger()
-        A = self.A if self.A is not None else 0.1 * (max_iterations or 100)
-        a = self.a
-        if a is None:
-            a, ledger = calibrate_a(objective, x0, c=self.c, A=A, alpha=self.alpha, target_step=self.target_step,
-                                    steps=self.calibration_steps, shots=self.shots, rng=rng, ledger=ledger,
-                                    perturbation=self.perturbation)
-        aux: dict[str, Any] = {"a": float(a), "A": float(A), "history": (x0.copy(),), "accepted": 0, "rejected": 0}
-        energy = se = math.nan
-        if self.blocking:
-            energy, se, ledger = blocking_energy(objective, x0, self.shots, rng=rng, ledger=ledger)
+        a, A, energy, se, ledger = spsa_start(self, objective, x0, rng=rng, max_iterations=max_iterations,
+                                              perturbation=self.perturbation)
+        aux: dict[str, Any] = {"a": a, "A": A, "history": (x0.copy(),), "accepted": 0, "rejected": 0}
         return OptState(x0.copy(), 0, ledger, energy, se, math.nan, aux)
 
     def step(self, state: OptState, objective: NoisyObjective, *, rng: np.random.Generator) -> OptState:
@@ -174,6 +165,31 @@ class SPSA(StepOptimizer):
         if not hist or self.averaging == 1:
             return state.params
         return np.mean(np.stack(hist), axis=0)
+
+
+def spsa_init_cost(opt: Any) -> int:
+    """Shots of an SPSA-family ``init``: the calibration (unless ``a`` is given) and the blocking point."""
+    cal = 0 if opt.a is not None else 2 * opt.calibration_steps * opt.shots
+    return cal + (opt.shots if opt.blocking else 0)
+
+
+def spsa_start(opt: Any, objective: NoisyObjective, x0: np.ndarray, *, rng: np.random.Generator,
+               max_iterations: int | None, perturbation: Callable[[np.random.Generator, int], np.ndarray] = rademacher,
+               ) -> tuple[float, float, float, float, ShotLedger]:
+    """Start of an SPSA-family run: gains ``a`` (calibrated and counted when unset) and ``A``, and with
+    blocking the energy at ``x0`` and its standard error (NaN without).  Returns (a, A, energy, se, ledger).
+    """
+    ledger = ShotLedger()
+    A = opt.A if opt.A is not None else 0.1 * (max_iterations or 100)
+    a = opt.a
+    if a is None:
+        a, ledger = calibrate_a(objective, x0, c=opt.c, A=A, alpha=opt.alpha, target_step=opt.target_step,
+                                steps=opt.calibration_steps, shots=opt.shots, rng=rng, ledger=ledger,
+                                perturbation=perturbation)
+    energy = se = math.nan
+    if opt.blocking:
+        energy, se, ledger = blocking_energy(objective, x0, opt.shots, rng=rng, ledger=ledger)
+    return float(a), float(A), energy, se, ledger
 
 
 def blocking_energy(objective: NoisyObjective, x: np.ndarray, shots: int, *, rng: np.random.Generator,
@@ -239,7 +255,7 @@ def calibrate_a(objective: NoisyObjective, x0: np.ndarray, *, c: float, A: float
     v = np.asarray(batch.values, dtype=float)
     mag = float(np.mean(np.abs(v[0::2] - v[1::2]) / (2 * c)))
     if not mag > 0:
-        warn_degenerate("SPSA calibration saw no energy differences; using a = target_step.", stacklevel=4)
+        warn_degenerate("SPSA calibration saw no energy differences; using a = target_step.", stacklevel=5)
         return float(target_step), ledger
     return float(target_step * (A + 1) ** alpha / mag), ledger
 
