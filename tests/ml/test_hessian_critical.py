@@ -67,21 +67,13 @@ def test_closed_form_jackknife_equals_brute_force_leave_one_out():
     np.testing.assert_allclose(cov, 24 / 25 * dev.T @ dev, rtol=1e-9)
 
 
-def test_b_noise_linear_regression_equals_b_simple_closed_form():
+def test_b_noise_linear_regression_equals_b_simple_closed_form(linreg):
     # Linear regression with x ~ N(0, I): H = E x xᵀ = I, so B_noise = tr Σ/|G|² = B_simple =
     # (d+1) + d s²/|Δ|².  H here is the SAMPLE Hessian XᵀX/n, off I by O(√(d/n)) ≈ 3% at n = 4000
     # — below the 3-SE band (SE ≈ 5% of the value at this n).
-    d, s, n = 5, 0.5, 4000
-    rng = np.random.default_rng(21)
-    w_star, delta = rng.normal(size=d), np.full(d, 0.3)
-    x = rng.normal(size=(n, d))
-    y = x @ w_star + s * rng.normal(size=n)
-    model = nn.Linear(d, 1, bias=False).double()
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor(w_star + delta)[None, :])
-    est = b_noise(model, lambda o, t: 0.5 * ((o.reshape(-1) - t) ** 2).mean(), torch.tensor(x), torch.tensor(y),
-                  chunk_size=1000)
-    exact = (d + 1) + d * s**2 / float(delta @ delta)
+    model, loss_fn, x, y, delta = linreg.case(seed=21, n=4000)
+    est = b_noise(model, loss_fn, x, y, chunk_size=1000)
+    exact = linreg.closed_form(delta)[2]
     assert abs(est.b_noise - exact) < 3 * est.b_noise_se
     assert abs(est.b_simple - exact) < 3 * est.b_noise_se
 

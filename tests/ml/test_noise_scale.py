@@ -4,44 +4,17 @@ import math
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
 from crossnoise.ml.noise_scale import gradient_noise_scale, noise_scale_from_grads
 from crossnoise.validation import InputError
 
-# Linear regression y = w*·x + ε, x ~ N(0, I_d), ε ~ N(0, s²), per-example loss ½(w·x − y)².
-# With Δ = w − w*: g = x (xᵀΔ − ε), G = E g = Δ, and by Isserlis E[x xᵀ Δ Δᵀ x xᵀ] = |Δ|² I + 2ΔΔᵀ,
-# so Σ = |Δ|² I + ΔΔᵀ + s² I:  tr Σ = (d + 1)|Δ|² + d s²,  |G|² = |Δ|²,  B_simple = tr Σ/|G|².
-D, NOISE = 5, 0.5
+# The linear-regression case and its closed form: tests/ml/conftest.py (fixture `linreg`).
 
 
-def _closed_form(delta):
-    g2 = float(delta @ delta)
-    tr = (D + 1) * g2 + D * NOISE**2
-    return tr, g2, tr / g2
-
-
-def _linreg_case(seed, n):
-    rng = np.random.default_rng(seed)
-    w_star = rng.normal(size=D)
-    delta = np.full(D, 0.3)
-    x = rng.normal(size=(n, D))
-    y = x @ w_star + NOISE * rng.normal(size=n)
-    model = nn.Linear(D, 1, bias=False).double()
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor(w_star + delta)[None, :])
-
-    def loss_fn(out, target):
-        return 0.5 * ((out.reshape(-1) - target) ** 2).mean()
-
-    return model, loss_fn, torch.tensor(x), torch.tensor(y), delta
-
-
-def test_linear_regression_matches_closed_form_within_se():
-    model, loss_fn, x, y, delta = _linreg_case(seed=11, n=4000)
+def test_linear_regression_matches_closed_form_within_se(linreg):
+    model, loss_fn, x, y, delta = linreg.case(seed=11, n=4000)
     est = gradient_noise_scale(model, loss_fn, x, y, batch_size=64)
-    tr, g2, bs = _closed_form(delta)
+    tr, g2, bs = linreg.closed_form(delta)
     # Each estimate is unbiased (the ratio to O(1/n)) and asymptotically normal with the
     # jackknife SE: a 3-SE band holds with probability 0.997 per quantity; the slow test below
     # checks the SEs' calibration over many seeds.
@@ -50,22 +23,22 @@ def test_linear_regression_matches_closed_form_within_se():
     assert abs(est.b_simple - bs) < 3 * est.b_simple_se
     # and the SE is small enough for the check to mean something (≤ 10% of the value)
     assert est.b_simple_se < 0.1 * bs
-    assert est.batch_size == 64 and est.n_examples == 4000 and est.n_params == D
+    assert est.batch_size == 64 and est.n_examples == 4000 and est.n_params == linreg.d
     rec = est.record
     assert rec.sample_unit == "example" and rec.n_samples == 64
     assert rec.snr == pytest.approx(64 / est.b_simple)
 
 
 @pytest.mark.slow
-def test_linear_regression_standard_errors_are_calibrated():
+def test_linear_regression_standard_errors_are_calibrated(linreg):
     # 300 independent data sets: z = (B̂ − B)/SE should be ~N(0, 1).  The fraction inside ±1.96 is
     # binomial(300, 0.95): SD 1.26%, so [0.91, 0.99] is a ≥3-SD band; the mean z has SD 1/√300
     # = 0.058 plus the O(1/n) ratio bias; |mean| < 0.25 allows for both.
     zs = []
     for seed in range(300):
-        model, loss_fn, x, y, delta = _linreg_case(seed=1000 + seed, n=1500)
+        model, loss_fn, x, y, delta = linreg.case(seed=1000 + seed, n=1500)
         est = gradient_noise_scale(model, loss_fn, x, y)
-        zs.append((est.b_simple - _closed_form(delta)[2]) / est.b_simple_se)
+        zs.append((est.b_simple - linreg.closed_form(delta)[2]) / est.b_simple_se)
     zs = np.asarray(zs)
     assert 0.91 <= np.mean(np.abs(zs) < 1.96) <= 0.99
     assert abs(zs.mean()) < 0.25

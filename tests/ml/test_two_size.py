@@ -2,11 +2,9 @@
 
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from crossnoise.ml.tasks import digits_mlp, load_digits, torch_generator
 from crossnoise.ml.tracker import NoiseScaleTracker
@@ -14,27 +12,15 @@ from crossnoise.ml.training import train_sgd
 from crossnoise.ml.two_size import batch_grad, two_size_noise_scale
 from crossnoise.validation import InputError
 
-D, NOISE = 5, 0.5
-
-
-def _population(seed, n=20000):
+def _population(linreg, seed, n=20000):
     # A large sample stands in for the population: its own Σ and G differ from the closed form
     # by O(1/√n) ≈ 1%, far below the two-size estimator's SE with the repeats used here.
-    rng = np.random.default_rng(seed)
-    w_star = rng.normal(size=D)
-    delta = np.full(D, 0.3)
-    x = rng.normal(size=(n, D))
-    y = x @ w_star + NOISE * rng.normal(size=n)
-    model = nn.Linear(D, 1, bias=False).double()
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor(w_star + delta)[None, :])
-    g2 = float(delta @ delta)
-    return model, (lambda o, t: 0.5 * ((o.reshape(-1) - t) ** 2).mean()), torch.tensor(x), torch.tensor(y), (
-        (D + 1) * g2 + D * NOISE**2, g2)
+    model, loss_fn, x, y, delta = linreg.case(seed, n)
+    return model, loss_fn, x, y, linreg.closed_form(delta)[:2]
 
 
-def test_two_size_matches_closed_form_within_se():
-    model, loss_fn, x, y, (tr, g2) = _population(0)
+def test_two_size_matches_closed_form_within_se(linreg):
+    model, loss_fn, x, y, (tr, g2) = _population(linreg, 0)
     est = two_size_noise_scale(model, loss_fn, x, y, b_small=4, b_big=64, repeats=400, rng=1)
     # unbiased estimates with SEs from 400 paired repeats: 3-SE bands (p ≈ 0.997 each)
     assert abs(est.trace_sigma - tr) < 3 * est.trace_sigma_se
@@ -56,16 +42,16 @@ def test_two_size_works_with_batchnorm_and_keeps_running_stats():
         assert torch.equal(v, before[k])
 
 
-def test_two_size_bad_sizes():
-    model, loss_fn, x, y, _ = _population(0, n=100)
+def test_two_size_bad_sizes(linreg):
+    model, loss_fn, x, y, _ = _population(linreg, 0, n=100)
     with pytest.raises(InputError, match="b_big"):
         two_size_noise_scale(model, loss_fn, x, y, b_small=8, b_big=8, rng=0)
     with pytest.raises(InputError, match="repeats"):
         two_size_noise_scale(model, loss_fn, x, y, b_small=1, b_big=8, repeats=1, rng=0)
 
 
-def test_tracker_leaves_full_batch_gradient_and_estimates_closed_form():
-    model, loss_fn, x, y, (tr, g2) = _population(3)
+def test_tracker_leaves_full_batch_gradient_and_estimates_closed_form(linreg):
+    model, loss_fn, x, y, (tr, g2) = _population(linreg, 3)
     tracker = NoiseScaleTracker(model, n_micro=4, beta=0.9)
     gen = torch.Generator().manual_seed(0)
 
