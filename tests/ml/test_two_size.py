@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from crossnoise.ml.tasks import digits_mlp, load_digits, torch_generator
 from crossnoise.ml.tracker import NoiseScaleTracker
